@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fmt check bench install clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first and pinned: 2.13.0 is a local CPU wheel; anything else downloads CUDA.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/zhengce eval policies/examples/pingliang-non-land.json --explain
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check dsl kb server tests bench
+	$(BIN)/ruff format --check dsl kb server tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format dsl kb server tests bench
+	$(BIN)/ruff check --fix dsl kb server tests bench
+
+check: $(STAMP)
+	$(BIN)/zhengce check
+
+bench: $(STAMP)
+	$(BIN)/python bench/eval.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
