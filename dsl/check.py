@@ -1,0 +1,382 @@
+"""The checker: types every rule against the schema, proves every quote against its clause,
+and resolves the AST into `dsl.resolved` form. All problems come back at once, as values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Iterable
+
+from dsl import ast
+from dsl.errors import ERROR, WARNING, Diagnostic, Span
+from dsl.resolved import (
+    COMPARATORS,
+    AllOf,
+    AnyOf,
+    Cond,
+    NotC,
+    ParamValue,
+    PolicyR,
+    RouteR,
+    RuleR,
+    Test,
+    split_units,
+)
+from dsl.schema import Schema
+from dsl.sources import ClauseSource
+from dsl.units import UNITS, Quantity, dimension_of, parse_quantity
+
+
+def check_schema(module: ast.Module) -> tuple[Schema | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    node = module.schema
+    if node is None:
+        return None, [Diagnostic("missing_schema", "no schema in this file", Span(module.path))]
+    seen: dict[str, ast.FieldDef] = {}
+    for f in node.fields:
+        for key in (f.name, f.label):
+            if key in seen:
+                diags.append(Diagnostic("duplicate_name", f"'{key}' names two fields", f.span))
+            seen[key] = f
+        if f.type.kind == "enum":
+            names = [v.name for v in f.type.values] + [v.label for v in f.type.values]
+            dup = {n for n in names if names.count(n) > 1}
+            if dup:
+                msg = f"enum values of '{f.name}' repeat: {', '.join(sorted(dup))}"
+                diags.append(Diagnostic("duplicate_name", msg, f.span))
+        if f.default is not None and not _default_fits(f):
+            msg = f"default {f.default.value!r} does not fit type {f.type.kind} of '{f.name}'"
+            diags.append(Diagnostic("type_mismatch", msg, f.span))
+    return Schema(node), diags
+
+
+def _default_fits(f: ast.FieldDef) -> bool:
+    kinds = {"bool": "bool", "number": "quantity", "date": "date"}
+    return kinds.get(f.type.kind, "string") == f.default.kind if f.default else True
+
+
+class _PolicyChecker:
+    def __init__(self, module: ast.Module, schema: Schema, source: ClauseSource) -> None:
+        self.module = module
+        self.schema = schema
+        self.source = source
+        self.diags: list[Diagnostic] = []
+        self.document = ""
+        self.params: dict[str, ParamValue] = {}
+
+    def err(self, code: str, message: str, span: Span, hint: str = "") -> None:
+        self.diags.append(Diagnostic(code, message, span, ERROR, hint=hint))
+
+    def warn(self, code: str, message: str, span: Span, hint: str = "") -> None:
+        self.diags.append(Diagnostic(code, message, span, WARNING, hint=hint))
+
+    # -- header ---------------------------------------------------------------------------
+    def header(self) -> ast.PolicyHeader | None:
+        h = self.module.header
+        where = Span(self.module.path, 1, 1)
+        if h is None:
+            self.err("missing_header", "a policy file needs a `policy` (政策) header", where)
+            return None
+        if not h.source:
+            self.err("missing_header", "the header names no `source` (来源) document", h.span)
+        elif not self.source.has_document(h.source):
+            self.err("unknown_document", f"no source document '{h.source}' in policies/sources", h.span)
+        else:
+            self.document = h.source
+        if not h.region:
+            self.err("missing_header", "the header names no `region` (地区)", h.span)
+        if not h.effective_from:
+            self.err("missing_header", "the header gives no `effective` (施行) date", h.span)
+        for label, value in (("issued", h.issued), ("effective", h.effective_from),
+                             ("until", h.effective_until)):
+            if value and not _is_date(value):
+                self.err("bad_date", f"{label} date {value} is not a calendar date", h.span)
+        if h.effective_until and h.effective_from and h.effective_until < h.effective_from:
+            self.err("bad_date", "the effective period ends before it starts", h.span)
+        return h
+
+    # -- citations ------------------------------------------------------------------------
+    def cite(self, c: ast.Cite) -> None:
+        if not self.document:
+            return
+        text = self.source.clause_text(self.document, c.clause)
+        if text is None:
+            near = difflib.get_close_matches(c.clause, self.source.clause_ids(self.document), 3)
+            hint = f"did you mean {', '.join(near)}?" if near else ""
+            msg = f"clause {c.clause} does not exist in {self.document}"
+            self.err("cite_clause_unknown", msg, c.span, hint)
+            return
+        if not c.quote.strip():
+            self.err("cite_quote_empty", "a citation needs a verbatim quote", c.quote_span)
+            return
+        norm_quote, norm_text = self.source.normalize(c.quote), self.source.normalize(text)
+        if norm_quote not in norm_text:
+            closest = _closest(norm_quote, norm_text)
+            msg = f"the quote is not in clause {c.clause} of {self.document}"
+            self.err("cite_quote_not_found", msg, c.quote_span, f'closest text in {c.clause}: "{closest}"')
+
+    # -- parameters -----------------------------------------------------------------------
+    def param(self, p: ast.Param) -> None:
+        for c in p.cites:
+            self.cite(c)
+        if p.name in self.params:
+            self.err("duplicate_name", f"parameter '{p.name}' is defined twice", p.span)
+        if p.value is not None and p.unit and p.unit not in UNITS:
+            self.err("unknown_unit", f"unknown unit {p.unit}", p.span)
+        self.params[p.name] = ParamValue(
+            p.name, str(p.value) if p.value else "", p.unit, p.value is None, p.cites, p.notes
+        )
+
+    # -- conditions -----------------------------------------------------------------------
+    def field(self, ref: ast.FieldRef) -> ast.FieldDef | None:
+        f = self.schema.field(ref.name)
+        if f is None:
+            names = [x.name for x in self.schema.fields] + [x.label for x in self.schema.fields]
+            near = difflib.get_close_matches(ref.name, names, 3)
+            hint = f"did you mean {', '.join(near)}?" if near else ""
+            self.err("unknown_field", f"unknown field '{ref.name}'", ref.span, hint)
+        return f
+
+    def expect_kind(self, f: ast.FieldDef, kinds: Iterable[str], what: str, span: Span) -> bool:
+        if f.type.kind in kinds:
+            return True
+        msg = f"{what} needs a {' or '.join(kinds)} field; '{f.name}' ({f.label}) is {f.type.kind}"
+        self.err("type_mismatch", msg, span)
+        return False
+
+    def cond(self, e: ast.Expr, used: set[str]) -> Cond | None:
+        if isinstance(e, ast.And | ast.Or):
+            items = [self.cond(x, used) for x in e.items]
+            if any(i is None for i in items):
+                return None
+            ok = tuple(i for i in items if i is not None)
+            return AllOf(ok) if isinstance(e, ast.And) else AnyOf(ok)
+        if isinstance(e, ast.Not):
+            inner = self.cond(e.item, used)
+            return NotC(inner) if inner is not None else None
+        f = self.field(e.field)
+        if f is None:
+            return None
+        if isinstance(e, ast.Truth):
+            if self.expect_kind(f, ["bool"], "a bare field test", e.span):
+                return Test("bool", f.name, source=e)
+            return None
+        if isinstance(e, ast.Compare):
+            return self.compare(e, f, used)
+        if isinstance(e, ast.IsValue | ast.InSet):
+            return self.membership(e, f)
+        if isinstance(e, ast.Within):
+            if self.expect_kind(f, ["region"], "`within` (位于)", e.span):
+                return Test("within", f.name, values=(e.region,), source=e)
+            return None
+        if self.expect_kind(f, ["text"], "`contains` (包含)", e.span):
+            return Test("contains", f.name, values=e.phrases, source=e)
+        return None
+
+    def compare(self, e: ast.Compare, f: ast.FieldDef, used: set[str]) -> Cond | None:
+        if not self.expect_kind(f, ["number"], f"comparison '{e.op}'", e.span):
+            return None
+        want = dimension_of(f.type.unit)
+        op = COMPARATORS[e.op]
+        if isinstance(e.operand, ast.ParamRef):
+            p = self.params.get(e.operand.name)
+            if p is None:
+                self.err("unknown_param", f"unknown parameter '{e.operand.name}'", e.operand.span,
+                         "parameters must be defined before the rules that use them")
+                return None
+            used.add(p.name)
+            if dimension_of(p.unit) != want:
+                self.unit_mismatch(f, p.unit, e.operand.span)
+                return None
+            if p.unspecified:
+                return Test("cmp", f.name, op, param=p.name, unspecified=True, source=e)
+            q = _param_quantity(p)
+            return Test("cmp", f.name, op, float(q.in_unit(f.type.unit)), param=p.name, source=e)
+        q = e.operand
+        if q.dimension != want:
+            self.unit_mismatch(f, q.unit, e.operand_span)
+            return None
+        return Test("cmp", f.name, op, float(q.in_unit(f.type.unit)), source=e)
+
+    def unit_mismatch(self, f: ast.FieldDef, unit: str, span: Span) -> None:
+        have = f"{dimension_of(unit)} ({unit or 'no unit'})"
+        want = f"{dimension_of(f.type.unit)} ({f.type.unit or 'no unit'})"
+        msg = f"'{f.name}' ({f.label}) is {want}; cannot compare it with {have}"
+        self.err("unit_mismatch", msg, span)
+
+    def membership(self, e: ast.IsValue | ast.InSet, f: ast.FieldDef) -> Cond | None:
+        raw = (e.value,) if isinstance(e, ast.IsValue) else e.values
+        if f.type.kind == "bool" and isinstance(e, ast.IsValue):
+            truth = {"true": True, "真": True, "false": False, "假": False}.get(e.value)
+            if truth is None:
+                self.err("type_mismatch", f"'{f.name}' is bool: compare it with true or false", e.span)
+                return None
+            test: Cond = Test("bool", f.name, source=e)
+            return test if truth != e.negated else NotC(test)
+        if not self.expect_kind(f, ["enum"], "`is`/`in`", e.span):
+            return None
+        values = []
+        for v in raw:
+            canonical = self.schema.enum_value(f, v)
+            if canonical is None:
+                allowed = ", ".join(f"{x.name} ({x.label})" for x in f.type.values)
+                self.err("unknown_enum_value", f"'{v}' is not a value of '{f.name}'", e.span,
+                         f"one of: {allowed}")
+                return None
+            values.append(canonical)
+        test = Test("eq", f.name, values=tuple(values), source=e)
+        negated = isinstance(e, ast.IsValue) and e.negated
+        return NotC(test) if negated else test
+
+    # -- wording of bounds ----------------------------------------------------------------
+    def bound_wording(self, rule: ast.Rule) -> None:
+        quotes = [c.quote for c in rule.cites]
+        for cmp in _compares(rule.when):
+            quantity, extra = cmp.operand, []
+            if isinstance(quantity, ast.ParamRef):
+                p = self.params.get(quantity.name)
+                if p is None or p.unspecified:
+                    continue
+                quantity = _param_quantity(p)
+                extra = [c.quote for c in p.cites]
+            op = COMPARATORS[cmp.op]
+            for quote in quotes + extra:
+                said = _bound_in_quote(self.source.normalize(quote), quantity.amount, quantity.unit)
+                if said and said != op:
+                    msg = (f"'{cmp.op}' means {op} but the quote says {quantity}"
+                           f" with a bound meaning {said}")
+                    self.warn("bound_wording_mismatch", msg, cmp.span,
+                              "以上/以下/以内 include the number; 超过/不足/低于 do not")
+                    break
+
+    # -- rules and routes -----------------------------------------------------------------
+    def rule(self, r: ast.Rule, policy: str) -> RuleR | None:
+        for c in r.cites:
+            self.cite(c)
+        used: set[str] = set()
+        cond = self.cond(r.when, used)
+        self.bound_wording(r)
+        if r.outcome in ("approve", "file") and not r.steps:
+            self.warn("no_steps", f"rule '{r.name}' sets outcome {r.outcome} but gives no steps",
+                      r.name_span)
+        if cond is None:
+            return None
+        return RuleR(f"{policy}/{r.name}", policy, r, cond, tuple(sorted(used)))
+
+    def route(self, r: ast.Route, policy: str) -> RouteR:
+        for c in r.cites:
+            self.cite(c)
+        if r.lead is None and r.responsible is None:
+            self.err("route_without_units", f"route '{r.name}' names no lead or responsible unit",
+                     r.span)
+
+        def names(u: ast.Units | None) -> tuple[str, ...]:
+            if u is None:
+                return ()
+            return u.names or split_units(u.original)
+
+        return RouteR(f"{policy}/{r.name}", policy, r, names(r.lead), names(r.responsible))
+
+    def skip(self, s: ast.Skip, cited: set[str]) -> None:
+        if self.document and self.source.clause_text(self.document, s.clause) is None:
+            self.err("cite_clause_unknown", f"clause {s.clause} does not exist in {self.document}",
+                     s.span)
+        if s.clause in cited:
+            self.warn("skip_of_cited_clause", f"clause {s.clause} is cited and also skipped", s.span)
+        if not s.reason.strip():
+            self.err("skip_without_reason", "a skipped clause needs a reason", s.span)
+
+    def run(self) -> PolicyR | None:
+        header = self.header()
+        for p in self.module.params:
+            self.param(p)
+        names: dict[str, Span] = {}
+        rules, routes = [], []
+        policy = header.id if header else "?"
+        for item in self.module.items:
+            if isinstance(item, ast.Rule | ast.Route):
+                if item.name in names:
+                    self.err("duplicate_name", f"'{item.name}' is defined twice", item.span)
+                names[item.name] = item.span
+            if isinstance(item, ast.Rule):
+                resolved = self.rule(item, policy)
+                if resolved is not None:
+                    rules.append(resolved)
+            elif isinstance(item, ast.Route):
+                routes.append(self.route(item, policy))
+        cited = {c.clause for r in self.module.rules for c in r.cites}
+        cited |= {c.clause for r in self.module.routes for c in r.cites}
+        cited |= {c.clause for p in self.module.params for c in p.cites}
+        for s in self.module.skips:
+            self.skip(s, cited)
+        if header is None:
+            return None
+        return PolicyR(header, self.module.path, tuple(rules), tuple(routes), dict(self.params),
+                       tuple(self.module.skips))
+
+
+def check_policy(
+    module: ast.Module, schema: Schema, source: ClauseSource
+) -> tuple[PolicyR | None, list[Diagnostic]]:
+    checker = _PolicyChecker(module, schema, source)
+    policy = checker.run()
+    if module.schema is not None:
+        checker.err("misplaced_schema", "the schema belongs in its own file, schema.zc",
+                    module.schema.span)
+    return policy, checker.diags
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _param_quantity(p: ParamValue) -> Quantity:
+    return parse_quantity(p.value)
+
+
+def _compares(e: ast.Expr) -> Iterable[ast.Compare]:
+    if isinstance(e, ast.Compare):
+        yield e
+    elif isinstance(e, ast.And | ast.Or):
+        for x in e.items:
+            yield from _compares(x)
+    elif isinstance(e, ast.Not):
+        yield from _compares(e.item)
+
+
+_AFTER = {"以上": ">=", "以下": "<=", "以内": "<="}
+_BEFORE = [("不低于", ">="), ("不少于", ">="), ("不超过", "<="), ("不高于", "<="),
+           ("超过", ">"), ("高于", ">"), ("不足", "<"), ("低于", "<"), ("超", ">")]
+
+
+def _bound_in_quote(quote: str, amount: str, unit: str) -> str:
+    """The operator the quote's own words give the number, or "" when it says none."""
+    for m in re.finditer(r"(?<![\d.])" + re.escape(amount + unit) + r"(?![\d.])", quote):
+        after = quote[m.end() : m.end() + 2]
+        if after in _AFTER:
+            return _AFTER[after]
+        before = quote[: m.start()]
+        for word, op in _BEFORE:
+            if before.endswith(word):
+                return op
+    return ""
+
+
+def _closest(quote: str, text: str) -> str:
+    if not text:
+        return ""
+    n = min(len(quote), len(text))
+    best, best_ratio = text[:n], -1.0
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(quote)
+    for start in range(0, len(text) - n + 1):
+        matcher.set_seq1(text[start : start + n])
+        ratio = matcher.ratio()
+        if ratio > best_ratio:
+            best, best_ratio = text[start : start + n], ratio
+    return best

@@ -1,0 +1,211 @@
+"""Compile resolved policies into one durable-rules ruleset, and run it behind `ReteEngine`.
+
+durable-rules 2.0.28 measured on this machine (see shared/notes/durable-rules.md and the
+comments below): `$ne` is rejected (error 202), `$nex` crashes the process after a state
+delete, and anchored regexes (`^…$`) crash or hang. So every condition is compiled to
+disjunctive normal form, one durable rule per conjunct, each conjunct a flat `$and` of
+equality and ordering tests only:
+- a negated enum test becomes equality with each other value;
+- a fact that may be missing gets a presence flag `h<i>` (1 or 0) instead of `$nex`;
+- region and text predicates are computed in Python (dsl.predicates, shared with the
+  interpreter) into 0/1 flags `x<i>`, because the engine's regexes cannot be negated.
+Three-valued logic is kept by compiling each rule twice: once for "definitely true" (unknown
+counts as false) and once for "possibly true" (unknown counts as true).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dsl.interpret import Firing
+from dsl.predicates import contains, within
+from dsl.resolved import NEGATED, AllOf, AnyOf, Cond, NotC, PolicySet, Test
+from dsl.schema import FactValue
+
+MAX_CONJUNCTS = 256
+
+# A formula in positive normal form over durable atoms: True, False, an atom dict,
+# or ("and" | "or", [formulas]).
+Formula = Any
+
+_DURABLE_OPS = {">=": "$gte", ">": "$gt", "<=": "$lte", "<": "$lt"}
+
+
+class CompileError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """The durable ruleset (JSON form, actions excluded) and what each rule id stands for."""
+
+    ruleset: dict[str, dict[str, Any]]
+    targets: dict[str, tuple[str, str]]  # durable rule id -> (rule key, "definite" | "possible")
+    fields: dict[str, str]  # schema field -> durable attribute
+    features: tuple[Test, ...]  # string tests computed in Python, flag x<i>
+
+
+class _Compiler:
+    def __init__(self, policies: PolicySet) -> None:
+        self.policies = policies
+        self.fields = {f.name: f"f{i}" for i, f in enumerate(policies.schema.fields)}
+        self.enum_values = {
+            f.name: tuple(v.name for v in f.type.values) for f in policies.schema.fields
+        }
+        self.optional = {
+            f.name for f in policies.schema.fields if policies.schema.may_be_missing(f)
+        }
+        self.features: list[Test] = []
+
+    def feature(self, t: Test) -> str:
+        if t not in self.features:
+            self.features.append(t)
+        return f"x{self.features.index(t)}"
+
+    def atom(self, t: Test, positive: bool) -> Formula:
+        attr = self.fields[t.field]
+        if t.kind == "bool":
+            return {attr: 1 if positive else 0}
+        if t.kind == "cmp":
+            op = t.op if positive else NEGATED[t.op]
+            return {_DURABLE_OPS[op]: {attr: t.value}}
+        if t.kind == "eq":
+            chosen = t.values if positive else tuple(
+                v for v in self.enum_values[t.field] if v not in t.values
+            )
+            return ("or", [{attr: v} for v in chosen])
+        return {self.feature(t): 1 if positive else 0}
+
+    def formula(self, c: Cond, positive: bool, definite: bool) -> Formula:
+        if isinstance(c, NotC):
+            return self.formula(c.item, not positive, definite)
+        if isinstance(c, AllOf | AnyOf):
+            conj = isinstance(c, AllOf) == positive
+            return ("and" if conj else "or", [self.formula(x, positive, definite) for x in c.items])
+        if c.unspecified:
+            return not definite
+        atom = self.atom(c, positive)
+        if c.field not in self.optional:
+            return atom
+        flag = f"h{self.fields[c.field][1:]}"
+        if definite:
+            return ("and", [{flag: 1}, atom])
+        return ("or", [{flag: 0}, atom])
+
+    def compile(self) -> Compiled:
+        ruleset: dict[str, dict[str, Any]] = {}
+        targets: dict[str, tuple[str, str]] = {}
+        counter = itertools.count()
+        for rule in self.policies.rules:
+            for mode in ("definite", "possible"):
+                conjuncts = _dnf(self.formula(rule.cond, True, mode == "definite"))
+                if len(conjuncts) > MAX_CONJUNCTS:
+                    raise CompileError(f"rule {rule.key} is too complex for the Rete engine")
+                for conj in conjuncts:
+                    rid = f"r{next(counter)}"
+                    tests = conj or [{"k": 1}]
+                    cond = tests[0] if len(tests) == 1 else {"$and": tests}
+                    ruleset[rid] = {"all": [{"m": cond}]}
+                    targets[rid] = (rule.key, mode)
+        return Compiled(ruleset, targets, dict(self.fields), tuple(self.features))
+
+
+def _dnf(f: Formula) -> list[list[dict[str, Any]]]:
+    """Disjunctive normal form: a list of conjuncts, each a list of atoms. [] is false,
+    [[]] is true."""
+    if f is True:
+        return [[]]
+    if f is False:
+        return []
+    if isinstance(f, dict):
+        return [[f]]
+    kind, items = f
+    parts = [_dnf(x) for x in items]
+    if kind == "or":
+        return [c for p in parts for c in p]
+    result: list[list[dict[str, Any]]] = [[]]
+    for p in parts:
+        result = [a + b for a in result for b in p]
+        if len(result) > MAX_CONJUNCTS:
+            raise CompileError("condition too complex for the Rete engine")
+    return result
+
+
+def compile_policies(policies: PolicySet) -> Compiled:
+    return _Compiler(policies).compile()
+
+
+class ReteEngine:
+    """The `Evaluator` backed by durable-rules. Each evaluation asserts one fact under its own
+    session id and deletes the session afterwards (the C engine keeps state per sid)."""
+
+    def __init__(self, policies: PolicySet) -> None:
+        from durable import engine as durable_engine
+
+        self.policies = policies
+        self.compiled = compile_policies(policies)
+        self._keys_by_policy = {p.id: {r.key for r in p.rules} for p in policies.policies}
+        self._fired: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+        self._sids = itertools.count()
+        # A ruleset name can be registered only once per process: make each one unique.
+        self.name = f"zhengce_{policies.revision}_{uuid.uuid4().hex[:8]}"
+        definition = {
+            rid: {**spec, "run": self._action(rid)} for rid, spec in self.compiled.ruleset.items()
+        }
+        self._host = durable_engine.Host()
+        if definition:
+            self._host.set_rulesets({self.name: definition})
+
+    def _action(self, rid: str) -> Any:
+        def run(c: Any) -> None:
+            self._fired[c.m["sid"]].add(rid)
+
+        return run
+
+    def fact(self, facts: Mapping[str, FactValue], sid: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"sid": sid, "k": 1}
+        for name, attr in self.compiled.fields.items():
+            value = facts.get(name)
+            out[f"h{attr[1:]}"] = 0 if value is None else 1
+            if isinstance(value, bool):
+                out[attr] = 1 if value else 0
+            elif value is not None:
+                out[attr] = value
+        for i, t in enumerate(self.compiled.features):
+            value = facts.get(t.field)
+            if value is None:
+                out[f"x{i}"] = 0
+            elif t.kind == "within":
+                out[f"x{i}"] = int(within(str(value), t.values[0]))
+            else:
+                out[f"x{i}"] = int(contains(str(value), t.values))
+        return out
+
+    def fire(self, facts: Mapping[str, FactValue], policy_ids: Iterable[str]) -> Firing:
+        from durable.engine import MessageNotHandledException
+
+        wanted = set().union(*(self._keys_by_policy.get(p, set()) for p in policy_ids))
+        if not wanted:
+            return Firing(frozenset(), frozenset())
+        sid = f"s{next(self._sids)}"
+        with self._lock:
+            self._fired[sid] = set()
+            try:
+                self._host.assert_fact(self.name, self.fact(facts, sid))
+            except MessageNotHandledException:
+                pass  # no rule matched: the ordinary outcome `none`
+            finally:
+                fired = self._fired.pop(sid)
+                self._host.delete_state(self.name, sid)
+        definite, possible = set(), set()
+        for rid in fired:
+            key, mode = self.compiled.targets[rid]
+            if key in wanted:
+                (definite if mode == "definite" else possible).add(key)
+        return Firing(frozenset(definite), frozenset(possible - definite))

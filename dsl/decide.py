@@ -1,0 +1,234 @@
+"""From facts to an explained decision: choose the policies in force, fire rules with either
+evaluator, combine outcomes, and explain every rule that did not fire."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from dsl import ast
+from dsl.fmt import format_atom
+from dsl.interpret import Firing, first_failure, unknowns
+from dsl.predicates import within
+from dsl.resolved import PolicyR, PolicySet, RuleR
+from dsl.schema import FactValue
+
+STRENGTH = {"prohibit": 3, "approve": 2, "file": 1}
+
+
+class Evaluator(Protocol):
+    def fire(self, facts: Mapping[str, FactValue], policy_ids: Iterable[str]) -> Firing: ...
+
+
+@dataclass(frozen=True)
+class Step:
+    authority: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    policy: str
+    document: str
+    doc_number: str
+    clause: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class FiredRule:
+    id: str
+    policy: str
+    title: str
+    outcome: str | None
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class WhyNot:
+    rule: str
+    title: str
+    condition: str  # the failing test as the drafter wrote it
+    field: str
+    actual: FactValue | None
+
+
+@dataclass(frozen=True)
+class Undetermined:
+    rule: str
+    title: str
+    outcome: str | None
+    steps: tuple[Step, ...]
+    missing_facts: tuple[str, ...]
+    unspecified_parameters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    policy: str
+    name: str
+    value: str
+    unspecified: bool
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # prohibit | approve | file | none
+    steps: tuple[Step, ...]
+    obligations: tuple[str, ...]
+    benefits: tuple[str, ...]
+    notes: tuple[str, ...]
+    rules: tuple[FiredRule, ...]
+    undetermined: tuple[Undetermined, ...]
+    why_not: tuple[WhyNot, ...]
+    citations: tuple[Citation, ...]
+    parameters: tuple[Parameter, ...]
+    policies: tuple[str, ...]  # the policies in force for this project and date
+    revision: str
+    date: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def in_force(policy: PolicyR, region: str, date: str) -> bool:
+    h = policy.header
+    if not within(region, h.region):
+        return False
+    if h.effective_from and date < h.effective_from:
+        return False
+    return not (h.effective_until and date > h.effective_until)
+
+
+def evaluation_date(facts: Mapping[str, FactValue], date: str | None) -> str:
+    """An explicit date wins, then the project's own `date`, then today."""
+    if date:
+        return dt.date.fromisoformat(date).isoformat()
+    project_date = facts.get("date")
+    return str(project_date) if project_date else dt.date.today().isoformat()
+
+
+def decide(
+    policies: PolicySet,
+    evaluator: Evaluator,
+    facts: Mapping[str, FactValue],
+    date: str | None = None,
+    explain: bool = True,
+) -> Decision:
+    day = evaluation_date(facts, date)
+    region = str(facts.get("region", ""))
+    active = [p for p in policies.policies if in_force(p, region, day)]
+    firing = evaluator.fire(facts, [p.id for p in active])
+    rules = [r for p in active for r in p.rules]
+    fired = [r for r in rules if r.key in firing.definite]
+    maybe = [r for r in rules if r.key in firing.possible]
+    by_id = {p.id: p for p in active}
+
+    outcome, steps, notes = _combine(fired, maybe, by_id, facts)
+    used = fired + maybe
+    citations = [_citation(by_id[r.policy], c) for r in used for c in r.ast.cites]
+    params = []
+    for r in used:
+        for name in r.params:
+            pv = by_id[r.policy].params[name]
+            params.append(Parameter(r.policy, name, pv.value, pv.unspecified, pv.notes))
+            citations += [_citation(by_id[r.policy], c) for c in pv.cites]
+    why_not = []
+    if explain:
+        for r in rules:
+            if r.key in firing.definite or r.key in firing.possible:
+                continue
+            failure = first_failure(r.cond, facts)
+            if failure is not None and failure.test.source is not None:
+                text = format_atom(failure.test.source)
+                condition = f"非 {text}" if failure.negated else text
+                why_not.append(WhyNot(r.key, r.ast.title, condition, failure.test.field,
+                                      failure.actual))
+    return Decision(
+        outcome=outcome,
+        steps=tuple(steps),
+        obligations=_unique(o for r in fired for o in r.ast.obligations),
+        benefits=_unique(b for r in fired for b in r.ast.benefits),
+        notes=tuple(notes),
+        rules=tuple(_fired(r) for r in fired),
+        undetermined=tuple(_undetermined(r, facts) for r in maybe),
+        why_not=tuple(why_not),
+        citations=_unique(citations),
+        parameters=_unique(params),
+        policies=tuple(p.id for p in active),
+        revision=policies.revision,
+        date=day,
+    )
+
+
+def _steps(r: RuleR) -> tuple[Step, ...]:
+    return tuple(Step(s.authority, s.action) for s in r.ast.steps)
+
+
+def _fired(r: RuleR) -> FiredRule:
+    return FiredRule(r.key, r.policy, r.ast.title, r.ast.outcome, _steps(r))
+
+
+def _undetermined(r: RuleR, facts: Mapping[str, FactValue]) -> Undetermined:
+    missing, params = unknowns(r.cond, facts)
+    return Undetermined(r.key, r.ast.title, r.ast.outcome, _steps(r), tuple(missing),
+                        tuple(params))
+
+
+def _citation(p: PolicyR, c: ast.Cite) -> Citation:
+    return Citation(p.id, p.header.source, p.header.doc_number, c.clause, c.quote)
+
+
+def _combine(
+    fired: list[RuleR],
+    maybe: list[RuleR],
+    policies: Mapping[str, PolicyR],
+    facts: Mapping[str, FactValue],
+) -> tuple[str, list[Step], list[str]]:
+    """Any prohibition wins; otherwise the strongest outcome with the paths of the rules that
+    give it, in policy and rule order. Qualified wording and trial status stay visible."""
+    notes: list[str] = []
+    for r in fired:
+        notes += [f"{r.key}: {n}" for n in r.ast.notes]
+    for pid in _unique(r.policy for r in fired + maybe):
+        if policies[pid].header.trial:
+            notes.append(f"{pid}: 该文件为试行 (trial)")
+    deciding = [r for r in fired if r.ast.outcome]
+    if not deciding and not fired:
+        return _undetermined_outcome(maybe, notes, facts)
+    outcome = max((str(r.ast.outcome) for r in deciding), key=STRENGTH.__getitem__, default="none")
+    # A prohibition stands alone; otherwise every fired rule adds its path, the strongest
+    # outcome's first (a provincial park's plan is approved, then also filed).
+    contributing = [r for r in fired if outcome != "prohibit" or r.ast.outcome == "prohibit"]
+    contributing.sort(key=lambda r: -STRENGTH.get(str(r.ast.outcome), 0))
+    same = [r for r in contributing if r.ast.outcome == outcome and r.ast.steps]
+    if len(_unique(_steps(r) for r in same)) > 1:
+        names = "、".join(r.key for r in same)
+        notes.append(f"多条规则适用且路径不同 (several rules apply with different paths): {names}")
+    steps = list(_unique(s for r in contributing for s in _steps(r)))
+    return outcome, steps, notes
+
+
+def _undetermined_outcome(
+    maybe: list[RuleR], notes: list[str], facts: Mapping[str, FactValue]
+) -> tuple[str, list[Step], list[str]]:
+    """No rule surely applies. When the only open question is a parameter the text leaves
+    unspecified and every candidate agrees on the outcome, that outcome stands and the
+    candidate paths are reported as alternatives; otherwise the outcome is `none`."""
+    open_questions = [unknowns(r.cond, facts) for r in maybe]
+    open_params = {p for _, params in open_questions for p in params}
+    only_params = all(params and not missing for missing, params in open_questions)
+    outcomes = {r.ast.outcome for r in maybe if r.ast.outcome}
+    if maybe and len(outcomes) == 1 and only_params:
+        names = "、".join(sorted(open_params))
+        notes.append(f"路径取决于文件未规定的参数 {names} (the path depends on a parameter the "
+                     "text leaves open); see `undetermined` for each possible path")
+        return outcomes.pop() or "none", [], notes
+    return "none", [], notes
+
+
+def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))

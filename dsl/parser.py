@@ -1,0 +1,421 @@
+"""Text to AST: parse with lark (LALR, contextual lexer), then transform into `dsl.ast`.
+
+No lark Tree or Token leaves this module; every failure is a `DslError` with a location.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+from lark.lexer import PatternStr
+
+from dsl import ast
+from dsl.errors import Diagnostic, DslError, Span
+from dsl.units import parse_quantity
+
+OUTCOMES = {
+    "prohibit": "prohibit",
+    "禁止": "prohibit",
+    "approve": "approve",
+    "审批": "approve",
+    "file": "file",
+    "备案": "file",
+}
+
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "STRING": 'a quoted string "…"',
+    "CLAUSE": "a clause id such as 二.4",
+    "QUANTITY": "a quantity such as 1000万元",
+    "NUMBER": "a number",
+    "DATE": "a date such as 2023-08-02",
+    "UNIT": "a unit (元, 万元, 亿元, 平方米, 亩, 公顷, 平方公里, %)",
+    "$END": "end of file",
+}
+
+_ZH_FIRST_KEYWORD = re.compile(r"^\s*(政策|模式|规则|参数|分工|不编码)\b", re.MULTILINE)
+_EN_FIRST_KEYWORD = re.compile(r"^\s*(policy|schema|rule|param|route|skip)\b", re.MULTILINE)
+
+
+@cache
+def _lark() -> Lark:
+    grammar = resources.files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
+
+
+def parse(text: str, path: str = "<text>") -> ast.Module:
+    """Parse one file. Raises DslError (code parse_error) on any syntax error."""
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedInput as e:
+        raise DslError([_syntax_diagnostic(e, text, path)]) from None
+    except LarkError as e:  # lark's own internal failures must not escape as tracebacks
+        raise DslError([Diagnostic("parse_error", str(e), Span(path))]) from None
+    try:
+        items = _ToAst(path).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, DslError):
+            raise e.orig_exc from None
+        raise
+    return ast.Module(path, tuple(items), _language(text), _comments(text))
+
+
+def _comments(text: str) -> tuple[tuple[int, str], ...]:
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        in_string, escaped = False, False
+        for i, ch in enumerate(line):
+            if escaped:
+                escaped = False
+            elif ch == "\\" and in_string:
+                escaped = True
+            elif ch == '"':
+                in_string = not in_string
+            elif ch == "#" and not in_string:
+                found.append((number, line[i:].rstrip()))
+                break
+    return tuple(found)
+
+
+def _language(text: str) -> str:
+    zh, en = _ZH_FIRST_KEYWORD.search(text), _EN_FIRST_KEYWORD.search(text)
+    if zh and (not en or zh.start() < en.start()):
+        return "zh"
+    return "en"
+
+
+@cache
+def _twins() -> dict[str, str]:
+    """English keyword -> its Chinese spelling, read off the grammar's `("en" | "中")` pairs."""
+    grammar = resources.files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    return dict(re.findall(r'"([a-z_]+)" \| "([^"a-z]+)"', grammar))
+
+
+def _describe(terminal: str) -> str:
+    if terminal in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[terminal]
+    term = next((t for t in _lark().terminals if t.name == terminal), None)
+    if term is not None and isinstance(term.pattern, PatternStr):
+        word = term.pattern.value
+        twin = _twins().get(word)
+        return f"'{word}' ({twin})" if twin else f"'{word}'"
+    return terminal
+
+
+def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    line, column = max(e.line, 1) if e.line else 1, max(e.column, 1) if e.column else 1
+    expected: set[str] = set()
+    if isinstance(e, UnexpectedToken):
+        expected = set(e.accepts or e.expected)
+        found = "end of file" if e.token.type == "$END" else f"'{e.token.value}'"
+        width = len(str(e.token.value)) if e.token.type != "$END" else 1
+        if e.token.type == "$END":
+            line, column = _end_position(text)
+    elif isinstance(e, UnexpectedCharacters):
+        expected = set(e.allowed or ())
+        found = f"character '{text[e.pos_in_stream]}'" if e.pos_in_stream < len(text) else "?"
+        width = 1
+    elif isinstance(e, UnexpectedEOF):
+        expected = set(e.expected)
+        found = "end of file"
+        line, column = _end_position(text)
+        width = 1
+    else:
+        found, width = "input", 1
+    described = sorted({_describe(t) for t in expected if t not in _twins().values()})
+    if 0 < len(described) <= 3:
+        message = f"expected {' or '.join(described)}, found {found}"
+    else:
+        message = f"unexpected {found}"
+    hint = _hint(found)
+    span = Span(path, line, column, line, column + width)
+    return Diagnostic("parse_error", message, span, expected=tuple(described), hint=hint)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def _hint(found: str) -> str:
+    if any(ch in found for ch in "“”：，（）｛｝＝"):
+        return "full-width punctuation: use ASCII \" : , ( ) { } = outside quoted strings"
+    return ""
+
+
+def _span(path: str, meta: Any) -> Span:
+    if getattr(meta, "empty", True):
+        return Span(path)
+    return Span(path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tspan(path: str, tok: Token) -> Span:
+    return Span(path, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
+
+
+def _unquote(tok: Token) -> str:
+    body = str(tok)[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def _word(node: Any) -> str:
+    tok = node.children[0] if isinstance(node, Tree) else node
+    return _unquote(tok) if tok.type == "STRING" else str(tok)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, Any]):
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _s(self, meta: Any) -> Span:
+        return _span(self.path, meta)
+
+    # -- file ---------------------------------------------------------------------------
+    def start(self, meta: Any, items: list[Any]) -> list[Any]:
+        return items
+
+    # -- header -------------------------------------------------------------------------
+    def policy(self, meta: Any, c: list[Any]) -> ast.PolicyHeader:
+        values: dict[str, Any] = {}
+        for key, value in c[1:]:
+            if key in values:
+                raise DslError([Diagnostic("duplicate_header", f"'{key}' given twice", self._s(meta))])
+            values[key] = value
+        effective = values.pop("effective", ("", "", False))
+        return ast.PolicyHeader(
+            id=str(c[0]),
+            effective_from=effective[0],
+            effective_until=effective[1],
+            trial=effective[2],
+            span=self._s(meta),
+            **values,
+        )
+
+    def source(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("source", str(c[0]))
+
+    def title(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("title", _unquote(c[0]))
+
+    def doc_number(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("doc_number", _unquote(c[0]))
+
+    def issuer(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("issuer", _unquote(c[0]))
+
+    def region(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("region", _unquote(c[0]))
+
+    def issued(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("issued", str(c[0]))
+
+    def effective(self, meta: Any, c: list[Any]) -> tuple[str, tuple[str, str, bool]]:
+        start, until, trial = c
+        return ("effective", (str(start), str(until) if until else "", trial is not None))
+
+    def trial(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
+    # -- schema -------------------------------------------------------------------------
+    def schema(self, meta: Any, c: list[Any]) -> ast.Schema:
+        return ast.Schema(str(c[0]), _unquote(c[1]), tuple(c[2:]), self._s(meta))
+
+    def field(self, meta: Any, c: list[Any]) -> ast.FieldDef:
+        name, label, ftype, default, required = c
+        return ast.FieldDef(
+            str(name), _unquote(label), ftype, default, required is not None, self._s(meta)
+        )
+
+    def default(self, meta: Any, c: list[Any]) -> ast.Literal:
+        lit: ast.Literal = c[0]
+        return lit
+
+    def required(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
+    def t_bool(self, meta: Any, c: list[Any]) -> ast.FieldType:
+        return ast.FieldType("bool")
+
+    def t_text(self, meta: Any, c: list[Any]) -> ast.FieldType:
+        return ast.FieldType("text")
+
+    def t_region(self, meta: Any, c: list[Any]) -> ast.FieldType:
+        return ast.FieldType("region")
+
+    def t_date(self, meta: Any, c: list[Any]) -> ast.FieldType:
+        return ast.FieldType("date")
+
+    def t_number(self, meta: Any, c: list[Any]) -> ast.FieldType:
+        return ast.FieldType("number", unit=str(c[0]) if c[0] else "")
+
+    def t_enum(self, meta: Any, c: list[Any]) -> ast.FieldType:
+        return ast.FieldType("enum", values=tuple(c))
+
+    def enum_value(self, meta: Any, c: list[Any]) -> ast.EnumValue:
+        return ast.EnumValue(str(c[0]), _unquote(c[1]))
+
+    def l_quantity(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal("quantity", str(c[0]))
+
+    def l_string(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal("string", _unquote(c[0]))
+
+    def l_date(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal("date", str(c[0]))
+
+    def l_true(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal("bool", "true")
+
+    def l_false(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal("bool", "false")
+
+    # -- parameters ---------------------------------------------------------------------
+    def param(self, meta: Any, c: list[Any]) -> ast.Param:
+        name, (value, unit), *rest = c
+        cites = tuple(x for x in rest if isinstance(x, ast.Cite))
+        notes = tuple(x[1] for x in rest if isinstance(x, tuple))
+        return ast.Param(str(name), value, unit, cites, notes, self._s(meta))
+
+    def p_known(self, meta: Any, c: list[Any]) -> tuple[Any, str]:
+        q = c[0]
+        return (q, q.unit)
+
+    def p_unspecified(self, meta: Any, c: list[Any]) -> tuple[Any, str]:
+        return (None, str(c[0]))
+
+    def quantity(self, meta: Any, c: list[Any]) -> Any:
+        return parse_quantity(str(c[0]))
+
+    # -- rules --------------------------------------------------------------------------
+    def rule(self, meta: Any, c: list[Any]) -> ast.Rule:
+        name, title, *rest = c
+        cites = tuple(x for x in rest if isinstance(x, ast.Cite))
+        body = [x for x in rest if not isinstance(x, ast.Cite)]
+        when = body[0]
+        outcome = body[1]
+        extras = body[2:]
+        return ast.Rule(
+            name=str(name),
+            title=_unquote(title) if title else "",
+            cites=cites,
+            when=when,
+            outcome=outcome,
+            steps=tuple(x for x in extras if isinstance(x, ast.Step)),
+            obligations=tuple(x[1] for x in extras if isinstance(x, tuple) and x[0] == "obl"),
+            benefits=tuple(x[1] for x in extras if isinstance(x, tuple) and x[0] == "ben"),
+            notes=tuple(x[1] for x in extras if isinstance(x, tuple) and x[0] == "note"),
+            span=self._s(meta),
+            name_span=_tspan(self.path, name),
+        )
+
+    def outcome(self, meta: Any, c: list[Any]) -> str:
+        return OUTCOMES[str(c[0])]
+
+    def step(self, meta: Any, c: list[Any]) -> ast.Step:
+        return ast.Step(_word(c[0]), _word(c[1]), self._s(meta))
+
+    def obligation(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("obl", _unquote(c[0]))
+
+    def benefit(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("ben", _unquote(c[0]))
+
+    def note(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("note", _unquote(c[0]))
+
+    def cite(self, meta: Any, c: list[Any]) -> ast.Cite:
+        return ast.Cite(str(c[0]), _unquote(c[1]), self._s(meta), _tspan(self.path, c[1]))
+
+    # -- routes -------------------------------------------------------------------------
+    def route(self, meta: Any, c: list[Any]) -> ast.Route:
+        name, title, *rest = c
+        cites = tuple(x for x in rest if isinstance(x, ast.Cite))
+        matters = next(x for x in rest if isinstance(x, list))
+        lead = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == "lead"), None)
+        resp = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == "resp"), None)
+        notes = tuple(x[1] for x in rest if isinstance(x, tuple) and x[0] == "note")
+        return ast.Route(
+            str(name),
+            _unquote(title) if title else "",
+            cites,
+            tuple(matters),
+            lead,
+            resp,
+            notes,
+            self._s(meta),
+        )
+
+    def matter(self, meta: Any, c: list[Any]) -> list[str]:
+        return [_unquote(t) for t in c]
+
+    def lead(self, meta: Any, c: list[Any]) -> tuple[str, ast.Units]:
+        return ("lead", c[0])
+
+    def responsible(self, meta: Any, c: list[Any]) -> tuple[str, ast.Units]:
+        return ("resp", c[0])
+
+    def units(self, meta: Any, c: list[Any]) -> ast.Units:
+        names = tuple(_word(w) for w in c[1:] if w is not None)
+        return ast.Units(_unquote(c[0]), names, self._s(meta))
+
+    def skip(self, meta: Any, c: list[Any]) -> ast.Skip:
+        return ast.Skip(str(c[0]), _unquote(c[1]), self._s(meta))
+
+    # -- conditions ---------------------------------------------------------------------
+    def or_expr(self, meta: Any, c: list[Any]) -> ast.Or:
+        return ast.Or(tuple(c), self._s(meta))
+
+    def and_expr(self, meta: Any, c: list[Any]) -> ast.And:
+        return ast.And(tuple(c), self._s(meta))
+
+    def negation(self, meta: Any, c: list[Any]) -> ast.Not:
+        return ast.Not(c[0], self._s(meta))
+
+    def truth(self, meta: Any, c: list[Any]) -> ast.Truth:
+        return ast.Truth(c[0], self._s(meta))
+
+    def compare(self, meta: Any, c: list[Any]) -> ast.Compare:
+        field, op, (operand, ospan) = c
+        return ast.Compare(field, op, operand, self._s(meta), ospan)
+
+    def cmp(self, meta: Any, c: list[Any]) -> str:
+        return str(c[0])
+
+    def o_quantity(self, meta: Any, c: list[Any]) -> tuple[Any, Span]:
+        return (c[0], self._s(meta))
+
+    def o_param(self, meta: Any, c: list[Any]) -> tuple[Any, Span]:
+        span = _tspan(self.path, c[0])
+        return (ast.ParamRef(str(c[0]), span), span)
+
+    def is_value(self, meta: Any, c: list[Any]) -> ast.IsValue:
+        return ast.IsValue(c[0], _word(c[1]), False, self._s(meta), self._s(c[1].meta))
+
+    def is_not_value(self, meta: Any, c: list[Any]) -> ast.IsValue:
+        return ast.IsValue(c[0], _word(c[1]), True, self._s(meta), self._s(c[1].meta))
+
+    def in_set(self, meta: Any, c: list[Any]) -> ast.InSet:
+        return ast.InSet(c[0], tuple(_word(w) for w in c[1:]), self._s(meta))
+
+    def within(self, meta: Any, c: list[Any]) -> ast.Within:
+        return ast.Within(c[0], _unquote(c[1]), self._s(meta))
+
+    def contains(self, meta: Any, c: list[Any]) -> ast.Contains:
+        return ast.Contains(c[0], tuple(_unquote(t) for t in c[1:]), self._s(meta))
+
+    def field_ref(self, meta: Any, c: list[Any]) -> ast.FieldRef:
+        return ast.FieldRef(str(c[0]), _tspan(self.path, c[0]))

@@ -1,0 +1,22 @@
+"""Atomic predicates shared by both evaluators, so they cannot drift apart."""
+
+from __future__ import annotations
+
+
+def compare(op: str, actual: float, bound: float) -> bool:
+    if op == ">=":
+        return actual >= bound
+    if op == ">":
+        return actual > bound
+    if op == "<=":
+        return actual <= bound
+    return actual < bound
+
+
+def within(region: str, container: str) -> bool:
+    """True when `region` is `container` or lies below it (甘肃省/平凉市 within 甘肃省)."""
+    return region == container or region.startswith(container.rstrip("/") + "/")
+
+
+def contains(text: str, phrases: tuple[str, ...]) -> bool:
+    return any(p in text for p in phrases)

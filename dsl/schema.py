@@ -1,0 +1,138 @@
+"""The fact schema: field lookup by name or Chinese label, and validation of project input.
+
+The same schema types the rules (checker) and validates every project (CLI, API).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dsl import ast
+from dsl.units import dimension_of
+
+FactValue = bool | float | str
+
+
+@dataclass(frozen=True)
+class FactError:
+    field: str
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "location": self.field}
+
+
+@dataclass(frozen=True)
+class Schema:
+    ast: ast.Schema
+
+    @property
+    def fields(self) -> tuple[ast.FieldDef, ...]:
+        return self.ast.fields
+
+    def field(self, name_or_label: str) -> ast.FieldDef | None:
+        for f in self.ast.fields:
+            if name_or_label in (f.name, f.label):
+                return f
+        return None
+
+    def enum_value(self, field: ast.FieldDef, name_or_label: str) -> str | None:
+        for v in field.type.values:
+            if name_or_label in (v.name, v.label):
+                return v.name
+        return None
+
+    def dimension(self, field: ast.FieldDef) -> str:
+        return dimension_of(field.type.unit)
+
+    def may_be_missing(self, field: ast.FieldDef) -> bool:
+        return not field.required and field.default is None
+
+    def validate(self, project: Mapping[str, Any]) -> tuple[dict[str, FactValue], list[FactError]]:
+        """Typed facts (defaults applied) and every error found; unknown fields are errors."""
+        facts: dict[str, FactValue] = {}
+        errors: list[FactError] = []
+        if not isinstance(project, Mapping):
+            return {}, [FactError("project", "wrong_type", "the project must be a JSON object")]
+        known = {f.name: f for f in self.ast.fields}
+        for name, value in project.items():
+            f = known.get(name)
+            if f is None:
+                errors.append(FactError(str(name), "unknown_field", _unknown(str(name), known)))
+                continue
+            if value is None:
+                continue
+            typed = _coerce(self, f, value)
+            if isinstance(typed, FactError):
+                errors.append(typed)
+            else:
+                facts[name] = typed
+        for f in self.ast.fields:
+            if f.name in facts:
+                continue
+            if f.default is not None:
+                facts[f.name] = _literal_value(f.default)
+            elif f.required:
+                errors.append(
+                    FactError(f.name, "missing_field", f"'{f.name}' ({f.label}) is required")
+                )
+        return facts, errors
+
+
+def _unknown(name: str, known: Mapping[str, ast.FieldDef]) -> str:
+    by_label = next((f for f in known.values() if f.label == name), None)
+    if by_label is not None:
+        return f"unknown field '{name}': did you mean '{by_label.name}' ({by_label.label})?"
+    return f"unknown field '{name}'; known fields: {', '.join(sorted(known))}"
+
+
+def _literal_value(lit: ast.Literal) -> FactValue:
+    if lit.kind == "bool":
+        return lit.value == "true"
+    if lit.kind == "quantity":
+        return float(lit.value)
+    return lit.value
+
+
+def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactError:
+    kind = f.type.kind
+    where = f"'{f.name}' ({f.label})"
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        return FactError(f.name, "wrong_type", f"{where} must be true or false, not {value!r}")
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            unit = f" in {f.type.unit}" if f.type.unit else ""
+            return FactError(f.name, "wrong_type", f"{where} must be a number{unit}, not {value!r}")
+        if value < 0:
+            return FactError(f.name, "out_of_range", f"{where} must not be negative, got {value}")
+        return float(value)
+    if not isinstance(value, str):
+        return FactError(f.name, "wrong_type", f"{where} must be a string, not {value!r}")
+    if kind == "enum":
+        canonical = schema.enum_value(f, value)
+        if canonical is None:
+            allowed = ", ".join(f"{v.name} ({v.label})" for v in f.type.values)
+            return FactError(
+                f.name, "unknown_enum_value", f"{where}: unknown value {value!r}; one of {allowed}"
+            )
+        return canonical
+    if kind == "region":
+        parts = value.split("/")
+        if not value or any(not p.strip() for p in parts):
+            return FactError(
+                f.name, "bad_region", f"{where} must be a path such as 甘肃省/平凉市, got {value!r}"
+            )
+        return "/".join(p.strip() for p in parts)
+    if kind == "date":
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            return FactError(f.name, "bad_date", f"{where} must be a date YYYY-MM-DD, got {value!r}")
+    return value

@@ -1,0 +1,27 @@
+"""The small interface through which the checker sees source documents.
+
+dsl never imports kb: the checker proves quotes and lists clauses through this protocol, and
+the server passes in kb's corpus (tests pass a fake).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class ClauseSource(Protocol):
+    def has_document(self, document: str) -> bool:
+        """True when a source document with this id exists."""
+        ...
+
+    def clause_ids(self, document: str) -> list[str]:
+        """Every clause id of the document, in reading order (parents before children)."""
+        ...
+
+    def clause_text(self, document: str, clause: str) -> str | None:
+        """The verbatim text of a clause, including its sub-clauses; None when unknown."""
+        ...
+
+    def normalize(self, text: str) -> str:
+        """The one normalisation used for matching (t2s, width folding, no whitespace)."""
+        ...
