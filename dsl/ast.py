@@ -1,3 +1,4 @@
+# ruff: noqa: RUF009  (_span() builds a fresh dataclasses.field for each node field)
 """The AST: frozen dataclasses, one per construct. Spans do not take part in equality, so a
 formatted-then-reparsed file compares equal to the original."""
 

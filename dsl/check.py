@@ -81,15 +81,20 @@ class _PolicyChecker:
         if not h.source:
             self.err("missing_header", "the header names no `source` (来源) document", h.span)
         elif not self.source.has_document(h.source):
-            self.err("unknown_document", f"no source document '{h.source}' in policies/sources", h.span)
+            self.err(
+                "unknown_document", f"no source document '{h.source}' in policies/sources", h.span
+            )
         else:
             self.document = h.source
         if not h.region:
             self.err("missing_header", "the header names no `region` (地区)", h.span)
         if not h.effective_from:
             self.err("missing_header", "the header gives no `effective` (施行) date", h.span)
-        for label, value in (("issued", h.issued), ("effective", h.effective_from),
-                             ("until", h.effective_until)):
+        for label, value in (
+            ("issued", h.issued),
+            ("effective", h.effective_from),
+            ("until", h.effective_until),
+        ):
             if value and not _is_date(value):
                 self.err("bad_date", f"{label} date {value} is not a calendar date", h.span)
         if h.effective_until and h.effective_from and h.effective_until < h.effective_from:
@@ -114,7 +119,12 @@ class _PolicyChecker:
         if norm_quote not in norm_text:
             closest = _closest(norm_quote, norm_text)
             msg = f"the quote is not in clause {c.clause} of {self.document}"
-            self.err("cite_quote_not_found", msg, c.quote_span, f'closest text in {c.clause}: "{closest}"')
+            self.err(
+                "cite_quote_not_found",
+                msg,
+                c.quote_span,
+                f'closest text in {c.clause}: "{closest}"',
+            )
 
     # -- parameters -----------------------------------------------------------------------
     def param(self, p: ast.Param) -> None:
@@ -182,8 +192,12 @@ class _PolicyChecker:
         if isinstance(e.operand, ast.ParamRef):
             p = self.params.get(e.operand.name)
             if p is None:
-                self.err("unknown_param", f"unknown parameter '{e.operand.name}'", e.operand.span,
-                         "parameters must be defined before the rules that use them")
+                self.err(
+                    "unknown_param",
+                    f"unknown parameter '{e.operand.name}'",
+                    e.operand.span,
+                    "parameters must be defined before the rules that use them",
+                )
                 return None
             used.add(p.name)
             if dimension_of(p.unit) != want:
@@ -210,7 +224,9 @@ class _PolicyChecker:
         if f.type.kind == "bool" and isinstance(e, ast.IsValue):
             truth = {"true": True, "真": True, "false": False, "假": False}.get(e.value)
             if truth is None:
-                self.err("type_mismatch", f"'{f.name}' is bool: compare it with true or false", e.span)
+                self.err(
+                    "type_mismatch", f"'{f.name}' is bool: compare it with true or false", e.span
+                )
                 return None
             test: Cond = Test("bool", f.name, source=e)
             return test if truth != e.negated else NotC(test)
@@ -221,8 +237,12 @@ class _PolicyChecker:
             canonical = self.schema.enum_value(f, v)
             if canonical is None:
                 allowed = ", ".join(f"{x.name} ({x.label})" for x in f.type.values)
-                self.err("unknown_enum_value", f"'{v}' is not a value of '{f.name}'", e.span,
-                         f"one of: {allowed}")
+                self.err(
+                    "unknown_enum_value",
+                    f"'{v}' is not a value of '{f.name}'",
+                    e.span,
+                    f"one of: {allowed}",
+                )
                 return None
             values.append(canonical)
         test = Test("eq", f.name, values=tuple(values), source=e)
@@ -244,10 +264,16 @@ class _PolicyChecker:
             for quote in quotes + extra:
                 said = _bound_in_quote(self.source.normalize(quote), quantity.amount, quantity.unit)
                 if said and said != op:
-                    msg = (f"'{cmp.op}' means {op} but the quote says {quantity}"
-                           f" with a bound meaning {said}")
-                    self.warn("bound_wording_mismatch", msg, cmp.span,
-                              "以上/以下/以内 include the number; 超过/不足/低于 do not")
+                    msg = (
+                        f"'{cmp.op}' means {op} but the quote says {quantity}"
+                        f" with a bound meaning {said}"
+                    )
+                    self.warn(
+                        "bound_wording_mismatch",
+                        msg,
+                        cmp.span,
+                        "以上/以下/以内 include the number; 超过/不足/低于 do not",
+                    )
                     break
 
     # -- rules and routes -----------------------------------------------------------------
@@ -258,8 +284,11 @@ class _PolicyChecker:
         cond = self.cond(r.when, used)
         self.bound_wording(r)
         if r.outcome in ("approve", "file") and not r.steps:
-            self.warn("no_steps", f"rule '{r.name}' sets outcome {r.outcome} but gives no steps",
-                      r.name_span)
+            self.warn(
+                "no_steps",
+                f"rule '{r.name}' sets outcome {r.outcome} but gives no steps",
+                r.name_span,
+            )
         if cond is None:
             return None
         return RuleR(f"{policy}/{r.name}", policy, r, cond, tuple(sorted(used)))
@@ -268,8 +297,9 @@ class _PolicyChecker:
         for c in r.cites:
             self.cite(c)
         if r.lead is None and r.responsible is None:
-            self.err("route_without_units", f"route '{r.name}' names no lead or responsible unit",
-                     r.span)
+            self.err(
+                "route_without_units", f"route '{r.name}' names no lead or responsible unit", r.span
+            )
 
         def names(u: ast.Units | None) -> tuple[str, ...]:
             if u is None:
@@ -280,10 +310,15 @@ class _PolicyChecker:
 
     def skip(self, s: ast.Skip, cited: set[str]) -> None:
         if self.document and self.source.clause_text(self.document, s.clause) is None:
-            self.err("cite_clause_unknown", f"clause {s.clause} does not exist in {self.document}",
-                     s.span)
+            self.err(
+                "cite_clause_unknown",
+                f"clause {s.clause} does not exist in {self.document}",
+                s.span,
+            )
         if s.clause in cited:
-            self.warn("skip_of_cited_clause", f"clause {s.clause} is cited and also skipped", s.span)
+            self.warn(
+                "skip_of_cited_clause", f"clause {s.clause} is cited and also skipped", s.span
+            )
         if not s.reason.strip():
             self.err("skip_without_reason", "a skipped clause needs a reason", s.span)
 
@@ -312,8 +347,14 @@ class _PolicyChecker:
             self.skip(s, cited)
         if header is None:
             return None
-        return PolicyR(header, self.module.path, tuple(rules), tuple(routes), dict(self.params),
-                       tuple(self.module.skips))
+        return PolicyR(
+            header,
+            self.module.path,
+            tuple(rules),
+            tuple(routes),
+            dict(self.params),
+            tuple(self.module.skips),
+        )
 
 
 def check_policy(
@@ -322,8 +363,9 @@ def check_policy(
     checker = _PolicyChecker(module, schema, source)
     policy = checker.run()
     if module.schema is not None:
-        checker.err("misplaced_schema", "the schema belongs in its own file, schema.zc",
-                    module.schema.span)
+        checker.err(
+            "misplaced_schema", "the schema belongs in its own file, schema.zc", module.schema.span
+        )
     return policy, checker.diags
 
 
@@ -350,8 +392,17 @@ def _compares(e: ast.Expr) -> Iterable[ast.Compare]:
 
 
 _AFTER = {"以上": ">=", "以下": "<=", "以内": "<="}
-_BEFORE = [("不低于", ">="), ("不少于", ">="), ("不超过", "<="), ("不高于", "<="),
-           ("超过", ">"), ("高于", ">"), ("不足", "<"), ("低于", "<"), ("超", ">")]
+_BEFORE = [
+    ("不低于", ">="),
+    ("不少于", ">="),
+    ("不超过", "<="),
+    ("不高于", "<="),
+    ("超过", ">"),
+    ("高于", ">"),
+    ("不足", "<"),
+    ("低于", "<"),
+    ("超", ">"),
+]
 
 
 def _bound_in_quote(quote: str, amount: str, unit: str) -> str:

@@ -75,8 +75,10 @@ class _Compiler:
             op = t.op if positive else NEGATED[t.op]
             return {_DURABLE_OPS[op]: {attr: t.value}}
         if t.kind == "eq":
-            chosen = t.values if positive else tuple(
-                v for v in self.enum_values[t.field] if v not in t.values
+            chosen = (
+                t.values
+                if positive
+                else tuple(v for v in self.enum_values[t.field] if v not in t.values)
             )
             return ("or", [{attr: v} for v in chosen])
         return {self.feature(t): 1 if positive else 0}
@@ -203,7 +205,8 @@ class ReteEngine:
             finally:
                 fired = self._fired.pop(sid)
                 self._host.delete_state(self.name, sid)
-        definite, possible = set(), set()
+        definite: set[str] = set()
+        possible: set[str] = set()
         for rid in fired:
             key, mode = self.compiled.targets[rid]
             if key in wanted:

@@ -145,8 +145,9 @@ def decide(
             if failure is not None and failure.test.source is not None:
                 text = format_atom(failure.test.source)
                 condition = f"非 {text}" if failure.negated else text
-                why_not.append(WhyNot(r.key, r.ast.title, condition, failure.test.field,
-                                      failure.actual))
+                why_not.append(
+                    WhyNot(r.key, r.ast.title, condition, failure.test.field, failure.actual)
+                )
     return Decision(
         outcome=outcome,
         steps=tuple(steps),
@@ -174,8 +175,7 @@ def _fired(r: RuleR) -> FiredRule:
 
 def _undetermined(r: RuleR, facts: Mapping[str, FactValue]) -> Undetermined:
     missing, params = unknowns(r.cond, facts)
-    return Undetermined(r.key, r.ast.title, r.ast.outcome, _steps(r), tuple(missing),
-                        tuple(params))
+    return Undetermined(r.key, r.ast.title, r.ast.outcome, _steps(r), tuple(missing), tuple(params))
 
 
 def _citation(p: PolicyR, c: ast.Cite) -> Citation:
@@ -224,8 +224,10 @@ def _undetermined_outcome(
     outcomes = {r.ast.outcome for r in maybe if r.ast.outcome}
     if maybe and len(outcomes) == 1 and only_params:
         names = "、".join(sorted(open_params))
-        notes.append(f"路径取决于文件未规定的参数 {names} (the path depends on a parameter the "
-                     "text leaves open); see `undetermined` for each possible path")
+        notes.append(
+            f"路径取决于文件未规定的参数 {names} (the path depends on a parameter the "
+            "text leaves open); see `undetermined` for each possible path"
+        )
         return outcomes.pop() or "none", [], notes
     return "none", [], notes
 

@@ -45,7 +45,11 @@ class Diagnostic:
         return self.severity == ERROR
 
     def headline(self) -> str:
-        where = f"{self.span}: " if self.span.line else (f"{self.span.path}: " if self.span.path else "")
+        where = (
+            f"{self.span}: "
+            if self.span.line
+            else (f"{self.span.path}: " if self.span.path else "")
+        )
         sev = "" if self.is_error else "warning: "
         return f"{where}{sev}{self.code}: {self.message}"
 

@@ -7,21 +7,78 @@ import re
 from dsl import ast
 
 KEYWORDS = {
-    "policy": "政策", "source": "来源", "title": "标题", "doc_number": "文号", "issuer": "发布机关",
-    "region": "地区", "issued": "发布", "effective": "施行", "until": "至", "trial": "试行",
-    "schema": "模式", "field": "字段", "default": "默认", "required": "必填", "bool": "布尔",
-    "text": "文本", "region_path": "行政区", "date": "日期", "number": "数值", "enum": "枚举",
-    "param": "参数", "unspecified": "未规定", "rule": "规则", "when": "当", "then": "则",
-    "prohibit": "禁止", "approve": "审批", "file": "备案", "step": "步骤", "obligation": "义务",
-    "benefit": "奖励", "note": "注", "cite": "依据", "route": "分工", "matter": "事项",
-    "lead": "牵头", "responsible": "责任", "as": "即", "skip": "不编码", "or": "或", "and": "且",
-    "not": "非", "is": "是", "is_not": "不是", "in": "属于", "within": "位于", "contains": "包含",
-    "project": "项目", "true": "真", "false": "假",
+    "policy": "政策",
+    "source": "来源",
+    "title": "标题",
+    "doc_number": "文号",
+    "issuer": "发布机关",
+    "region": "地区",
+    "issued": "发布",
+    "effective": "施行",
+    "until": "至",
+    "trial": "试行",
+    "schema": "模式",
+    "field": "字段",
+    "default": "默认",
+    "required": "必填",
+    "bool": "布尔",
+    "text": "文本",
+    "region_path": "行政区",
+    "date": "日期",
+    "number": "数值",
+    "enum": "枚举",
+    "param": "参数",
+    "unspecified": "未规定",
+    "rule": "规则",
+    "when": "当",
+    "then": "则",
+    "prohibit": "禁止",
+    "approve": "审批",
+    "file": "备案",
+    "step": "步骤",
+    "obligation": "义务",
+    "benefit": "奖励",
+    "note": "注",
+    "cite": "依据",
+    "route": "分工",
+    "matter": "事项",
+    "lead": "牵头",
+    "responsible": "责任",
+    "as": "即",
+    "skip": "不编码",
+    "or": "或",
+    "and": "且",
+    "not": "非",
+    "is": "是",
+    "is_not": "不是",
+    "in": "属于",
+    "within": "位于",
+    "contains": "包含",
+    "project": "项目",
+    "true": "真",
+    "false": "假",
 }
-RESERVED = set(KEYWORDS) | set(KEYWORDS.values()) | {
-    "at_least", "at_most", "more_than", "less_than", "以上", "以下", "以内", "不低于", "不少于",
-    "不超过", "不高于", "超过", "高于", "不足", "低于",
-}
+RESERVED = (
+    set(KEYWORDS)
+    | set(KEYWORDS.values())
+    | {
+        "at_least",
+        "at_most",
+        "more_than",
+        "less_than",
+        "以上",
+        "以下",
+        "以内",
+        "不低于",
+        "不少于",
+        "不超过",
+        "不高于",
+        "超过",
+        "高于",
+        "不足",
+        "低于",
+    }
+)
 _NAME = re.compile(r"^[^\W\d][\w\-]*$")
 
 
@@ -68,8 +125,12 @@ class Writer:
         out = [f"{self.kw('policy')} {h.id} {{"]
         if h.source:
             out.append(f"  {self.kw('source')} {h.source}")
-        for key, value in (("title", h.title), ("doc_number", h.doc_number),
-                           ("issuer", h.issuer), ("region", h.region)):
+        for key, value in (
+            ("title", h.title),
+            ("doc_number", h.doc_number),
+            ("issuer", h.issuer),
+            ("region", h.region),
+        ):
             if value or key == "doc_number":
                 out.append(f"  {self.kw(key)} {quote(value)}")
         if h.issued:
@@ -162,8 +223,9 @@ def quote(text: str) -> str:
 
 
 def word(text: str) -> str:
-    """A bare word where the grammar would read it back as the same name, else a string."""
-    return text if _NAME.match(text) and text not in RESERVED else quote(text)
+    """A bare word where the grammar reads it back as the same name, else a string. Keywords
+    are fine bare: where a word is expected, the contextual lexer accepts only names."""
+    return text if _NAME.match(text) else quote(text)
 
 
 def format_module(module: ast.Module) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dsl.predicates import compare, contains, within
-from dsl.resolved import AllOf, AnyOf, Cond, NotC, PolicySet, RuleR, Test
+from dsl.resolved import AllOf, Cond, NotC, PolicySet, RuleR, Test
 from dsl.schema import FactValue
 
 Tri = bool | None  # True, False, or None for unknown
@@ -89,11 +89,14 @@ class Failure:
     actual: FactValue | None
 
 
-def first_failure(cond: Cond, facts: Mapping[str, FactValue], negated: bool = False) -> Failure | None:
+def first_failure(
+    cond: Cond, facts: Mapping[str, FactValue], negated: bool = False
+) -> Failure | None:
     """The first test, in reading order, that makes `cond` false (None if it is not false)."""
     if isinstance(cond, Test):
         result = test(cond, facts)
-        failed = result is (True if negated else False)
+        # under a `not`, the test fails the rule by holding
+        failed = result is not None and result == negated
         return Failure(cond, negated, facts.get(cond.field)) if failed else None
     if isinstance(cond, NotC):
         return first_failure(cond.item, facts, not negated)

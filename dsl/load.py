@@ -68,8 +68,9 @@ def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> Lo
     elif str(schema_file) in texts:
         pass  # its parse error is already reported
     else:
-        diags.append(Diagnostic("missing_schema", f"no schema file at {schema_file}",
-                                Span(str(schema_file))))
+        diags.append(
+            Diagnostic("missing_schema", f"no schema file at {schema_file}", Span(str(schema_file)))
+        )
     policies: list[PolicyR] = []
     if schema is not None:
         seen: dict[str, str] = {}

@@ -125,7 +125,8 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
             line, column = _end_position(text)
     elif isinstance(e, UnexpectedCharacters):
         expected = set(e.allowed or ())
-        found = f"character '{text[e.pos_in_stream]}'" if e.pos_in_stream < len(text) else "?"
+        pos = e.pos_in_stream or 0
+        found = f"character '{text[pos]}'" if pos < len(text) else "?"
         width = 1
     elif isinstance(e, UnexpectedEOF):
         expected = set(e.expected)
@@ -151,7 +152,7 @@ def _end_position(text: str) -> tuple[int, int]:
 
 def _hint(found: str) -> str:
     if any(ch in found for ch in "“”：，（）｛｝＝"):
-        return "full-width punctuation: use ASCII \" : , ( ) { } = outside quoted strings"
+        return 'full-width punctuation: use ASCII " : , ( ) { } = outside quoted strings'
     return ""
 
 
@@ -172,6 +173,8 @@ def _unquote(tok: Token) -> str:
 
 def _word(node: Any) -> str:
     tok = node.children[0] if isinstance(node, Tree) else node
+    if not isinstance(tok, Token):  # the grammar's `word` is always a single token
+        raise TypeError(f"unexpected word node {tok!r}")
     return _unquote(tok) if tok.type == "STRING" else str(tok)
 
 
@@ -193,7 +196,9 @@ class _ToAst(Transformer[Token, Any]):
         values: dict[str, Any] = {}
         for key, value in c[1:]:
             if key in values:
-                raise DslError([Diagnostic("duplicate_header", f"'{key}' given twice", self._s(meta))])
+                raise DslError(
+                    [Diagnostic("duplicate_header", f"'{key}' given twice", self._s(meta))]
+                )
             values[key] = value
         effective = values.pop("effective", ("", "", False))
         return ast.PolicyHeader(

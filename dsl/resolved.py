@@ -7,7 +7,8 @@ numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 from dsl import ast
 from dsl.schema import Schema
@@ -54,7 +55,7 @@ class Test:
     values: tuple[str, ...] = ()
     param: str = ""
     unspecified: bool = False
-    source: ast.Atom | None = field(default=None, compare=False)
+    source: ast.Atom | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,14 @@ class FactError:
 
 @dataclass(frozen=True)
 class Schema:
-    ast: ast.Schema
+    node: ast.Schema
 
     @property
     def fields(self) -> tuple[ast.FieldDef, ...]:
-        return self.ast.fields
+        return self.node.fields
 
     def field(self, name_or_label: str) -> ast.FieldDef | None:
-        for f in self.ast.fields:
+        for f in self.node.fields:
             if name_or_label in (f.name, f.label):
                 return f
         return None
@@ -59,7 +59,7 @@ class Schema:
         errors: list[FactError] = []
         if not isinstance(project, Mapping):
             return {}, [FactError("project", "wrong_type", "the project must be a JSON object")]
-        known = {f.name: f for f in self.ast.fields}
+        known = {f.name: f for f in self.node.fields}
         for name, value in project.items():
             f = known.get(name)
             if f is None:
@@ -72,8 +72,8 @@ class Schema:
                 errors.append(typed)
             else:
                 facts[name] = typed
-        for f in self.ast.fields:
-            if f.name in facts:
+        for f in self.node.fields:
+            if f.name in facts or (f.name in project and project[f.name] is not None):
                 continue
             if f.default is not None:
                 facts[f.name] = _literal_value(f.default)
@@ -107,7 +107,11 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
             return value
         return FactError(f.name, "wrong_type", f"{where} must be true or false, not {value!r}")
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             unit = f" in {f.type.unit}" if f.type.unit else ""
             return FactError(f.name, "wrong_type", f"{where} must be a number{unit}, not {value!r}")
         if value < 0:
@@ -134,5 +138,7 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
         try:
             return dt.date.fromisoformat(value).isoformat()
         except ValueError:
-            return FactError(f.name, "bad_date", f"{where} must be a date YYYY-MM-DD, got {value!r}")
+            return FactError(
+                f.name, "bad_date", f"{where} must be a date YYYY-MM-DD, got {value!r}"
+            )
     return value

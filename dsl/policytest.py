@@ -1,0 +1,156 @@
+"""Policy tests: table-driven YAML cases beside the policies (policies/tests/*.yaml).
+
+    cases:
+      - note: 非供地项目恰好1000万元（以上含本数）应备案
+        date: 2024-01-01
+        input: {region: 甘肃省/平凉市, land_use: none, investment_wan: 1000}
+        want:
+          outcome: file
+          steps: [[所在工业园区(高新区、集中区), 报送], [市园区办, 备案]]
+          rules: [pingliang-2023/非供地项目备案]
+          citations: [pingliang-2023:二.4]
+      - note: an unknown field is an input error
+        input: {region: 甘肃省/平凉市, colour: red}
+        want_error: unknown_field
+
+`want` keys: outcome, steps (exact, ordered), rules (exact set of fired rule ids), citations
+(each `policy:clause` must be cited), obligations, benefits, undetermined (exact set),
+why_not (rule ids that must be explained), parameters (names that must be reported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dsl.decide import Decision, Evaluator, decide
+from dsl.resolved import PolicySet
+
+WANT_KEYS = {
+    "outcome",
+    "steps",
+    "rules",
+    "citations",
+    "obligations",
+    "benefits",
+    "undetermined",
+    "why_not",
+    "parameters",
+}
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    file: str
+    index: int
+    note: str
+    failures: tuple[str, ...]
+    decision: Decision | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class TestFileError(Exception):
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise TestFileError(str(path), f"cannot read: {e}") from None
+    cases = data.get("cases") if isinstance(data, dict) else None
+    if not isinstance(cases, list):
+        raise TestFileError(str(path), "expected a mapping with a `cases:` list")
+    for i, case in enumerate(cases, 1):
+        if (
+            not isinstance(case, dict)
+            or "input" not in case
+            or not ("want" in case or "want_error" in case)
+        ):
+            raise TestFileError(str(path), f"case {i} needs `input` and `want` or `want_error`")
+        unknown = set(case.get("want") or {}) - WANT_KEYS
+        if unknown:
+            raise TestFileError(str(path), f"case {i}: unknown want keys {sorted(unknown)}")
+    return cases
+
+
+def run_case(
+    policies: PolicySet, evaluator: Evaluator, case: Mapping[str, Any], file: str, index: int
+) -> CaseResult:
+    note = str(case.get("note", f"case {index}"))
+    facts, errors = policies.schema.validate(case["input"])
+    if "want_error" in case:
+        codes = {e.code for e in errors}
+        fail = (
+            ()
+            if case["want_error"] in codes
+            else (f"want error {case['want_error']}, got {sorted(codes) or 'no error'}",)
+        )
+        return CaseResult(file, index, note, fail, None)
+    if errors:
+        return CaseResult(
+            file, index, note, tuple(f"input error: {e.message}" for e in errors), None
+        )
+    date = str(case["date"]) if case.get("date") else None
+    decision = decide(policies, evaluator, facts, date)
+    return CaseResult(file, index, note, tuple(compare(decision, case["want"])), decision)
+
+
+def compare(d: Decision, want: Mapping[str, Any]) -> list[str]:
+    failures = []
+
+    def check(key: str, got: Any, expected: Any) -> None:
+        if got != expected:
+            failures.append(f"{key}: want {expected!r}, got {got!r}")
+
+    if "outcome" in want:
+        check("outcome", d.outcome, want["outcome"])
+    if "steps" in want:
+        check("steps", [[s.authority, s.action] for s in d.steps], want["steps"])
+    if "rules" in want:
+        check("rules", sorted(r.id for r in d.rules), sorted(want["rules"]))
+    if "undetermined" in want:
+        check("undetermined", sorted(u.rule for u in d.undetermined), sorted(want["undetermined"]))
+    for key, got in (("obligations", d.obligations), ("benefits", d.benefits)):
+        if key in want:
+            check(key, list(got), want[key])
+    if "citations" in want:
+        cited = {f"{c.policy}:{c.clause}" for c in d.citations}
+        missing = [c for c in want["citations"] if c not in cited]
+        if missing:
+            failures.append(f"citations: missing {missing}; cited {sorted(cited)}")
+    if "why_not" in want:
+        explained = {w.rule for w in d.why_not}
+        missing = [r for r in want["why_not"] if r not in explained]
+        if missing:
+            failures.append(f"why_not: no explanation for {missing}")
+    if "parameters" in want:
+        named = {p.name for p in d.parameters}
+        missing = [p for p in want["parameters"] if p not in named]
+        if missing:
+            failures.append(f"parameters: missing {missing}")
+    return failures
+
+
+def run_files(policies: PolicySet, evaluator: Evaluator, files: list[Path]) -> list[CaseResult]:
+    results = []
+    for path in files:
+        for i, case in enumerate(load_cases(path), 1):
+            results.append(run_case(policies, evaluator, case, str(path), i))
+    return results
+
+
+def rule_coverage(policies: PolicySet, results: list[CaseResult]) -> tuple[set[str], set[str]]:
+    """Rules that some case fired, and rules no case fired."""
+    fired = {r.id for res in results if res.decision for r in res.decision.rules}
+    fired |= {u.rule for res in results if res.decision for u in res.decision.undetermined}
+    every = {r.key for r in policies.rules}
+    return fired & every, every - fired
