@@ -1,0 +1,115 @@
+"""Human presentation of decisions, routes and coverage for the terminal (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from dsl.coverage import DocumentCoverage
+from dsl.decide import Decision
+from dsl.routing import RouteAnswer
+
+OUTCOME_LABELS = {
+    "prohibit": ("禁止 prohibit", "bold red"),
+    "approve": ("审批 approve", "bold yellow"),
+    "file": ("备案 file", "bold green"),
+    "none": ("无适用规则 none", "bold"),
+}
+
+
+def decision(d: Decision, explain: bool) -> RenderableType:
+    label, style = OUTCOME_LABELS[d.outcome]
+    parts: list[RenderableType] = [
+        Text.assemble(("结论 outcome: ", "bold"), (label, style)),
+        Text(
+            f"日期 date {d.date} · 适用政策 policies in force: {', '.join(d.policies) or '—'}"
+            f" · revision {d.revision}",
+            style="dim",
+        ),
+    ]
+    if d.steps:
+        path = Table(title="审批路径 path", show_header=True, title_justify="left")
+        path.add_column("#")
+        path.add_column("机关 authority")
+        path.add_column("动作 action")
+        for i, s in enumerate(d.steps, 1):
+            path.add_row(str(i), s.authority, s.action)
+        parts.append(path)
+    for title, items in (
+        ("义务 obligations", d.obligations),
+        ("奖励 benefits", d.benefits),
+        ("说明 notes", d.notes),
+    ):
+        if items:
+            parts.append(Text(title, style="bold"))
+            parts.extend(Text(f"  • {x}") for x in items)
+    if d.rules:
+        parts.append(Text("适用规则 rules fired", style="bold"))
+        parts.extend(Text(f"  ✓ {r.id}  {r.title}") for r in d.rules)
+    if d.undetermined:
+        parts.append(Text("未能确定 undetermined", style="bold"))
+        for u in d.undetermined:
+            why = []
+            if u.missing_facts:
+                why.append("缺少事实 missing facts: " + ", ".join(u.missing_facts))
+            if u.unspecified_parameters:
+                why.append("文件未规定 unspecified: " + ", ".join(u.unspecified_parameters))
+            steps = " → ".join(f"{s.authority} {s.action}" for s in u.steps)
+            parts.append(
+                Text(
+                    f"  ? {u.rule}  {u.title}\n      {'; '.join(why)}"
+                    + (f"\n      path if it applies: {steps}" if steps else "")
+                )
+            )
+    if d.citations:
+        parts.append(Text("依据 citations", style="bold"))
+        for c in d.citations:
+            number = f" {c.doc_number}" if c.doc_number else ""
+            parts.append(Text(f"  [{c.document}{number} {c.clause}] “{c.quote}”"))
+    if d.parameters:
+        parts.append(Text("参数 parameters", style="bold"))
+        for p in d.parameters:
+            value = "未规定 unspecified by the text" if p.unspecified else p.value
+            parts.append(Text(f"  {p.policy}/{p.name} = {value}"))
+    if explain and d.why_not:
+        parts.append(Text("未适用的规则 why not", style="bold"))
+        for w in d.why_not:
+            actual = "缺失 missing" if w.actual is None else repr(w.actual)
+            parts.append(
+                Text(f"  ✗ {w.rule}: {w.condition} — actual {w.field} = {actual}", style="dim")
+            )
+    return Panel(Group(*parts), title="zhengce decision", expand=False)
+
+
+def route(a: RouteAnswer) -> RenderableType:
+    lines: list[RenderableType] = [Text.assemble(("分工 ", "bold"), f"{a.rule}  {a.title}")]
+    lines.append(Text("事项 matters: " + "；".join(a.matters)))
+    if a.lead:
+        lines.append(Text(f"牵头 lead: {'、'.join(a.lead)}   (原文 {a.lead_original})"))
+    if a.responsible:
+        lines.append(
+            Text(f"责任 responsible: {'、'.join(a.responsible)}   (原文 {a.responsible_original})")
+        )
+    lines.extend(Text(f"注 {n}") for n in a.notes)
+    lines.extend(Text(f"  [{c.document} {c.clause}] “{c.quote}”") for c in a.citations)
+    return Panel(Group(*lines), expand=False)
+
+
+def coverage(docs: list[DocumentCoverage]) -> RenderableType:
+    table = Table(title="clause coverage", title_justify="left")
+    for col in ("document", "policy", "encoded", "skipped", "by parts", "open", "failing"):
+        table.add_column(col)
+    for d in docs:
+        failing = ", ".join(c.clause for c in d.failing)
+        table.add_row(
+            d.document,
+            d.policy or "— (not yet encoded)",
+            str(d.count("encoded")),
+            str(d.count("skipped")),
+            str(d.count("by_parts")),
+            str(d.count("open")),
+            Text(failing or "—", style="red" if failing else ""),
+        )
+    return table
