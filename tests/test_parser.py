@@ -1,0 +1,121 @@
+"""Parser and formatter, table-driven: bilingual keywords, errors with locations, fmt."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsl import ast
+from dsl.errors import DslError
+from dsl.fmt import format_module
+from dsl.parser import parse
+from dsl.units import Quantity
+from tests.conftest import ROOT
+
+ZH = """
+规则 非供地项目备案 "标题"
+  依据 二.4 "对投资额度在1000万元以上的非供地类项目"
+  当 项目.用地方式 是 非供地 且 (项目.投资额 以上 门槛 或 非 项目.重大项目)
+  则 备案
+    步骤 "所在工业园区(高新区、集中区)" 报送
+    步骤 市园区办 备案
+    义务 "签订三方责任书"
+    注 "原则上"
+"""
+EN = """
+rule 非供地项目备案 "标题"
+  cite 二.4 "对投资额度在1000万元以上的非供地类项目"
+  when project.用地方式 is 非供地 and (project.投资额 以上 门槛 or not project.重大项目)
+  then file
+    step "所在工业园区(高新区、集中区)" 报送
+    step 市园区办 备案
+    obligation "签订三方责任书"
+    note "原则上"
+"""
+
+
+def test_chinese_and_english_keywords_give_the_same_ast() -> None:
+    assert parse(ZH).items == parse(EN).items
+    assert parse(ZH).lang == "zh" and parse(EN).lang == "en"
+
+
+def test_rule_ast() -> None:
+    [rule] = parse(ZH).rules
+    assert rule.outcome == "file"
+    assert [(s.authority, s.action) for s in rule.steps] == [
+        ("所在工业园区(高新区、集中区)", "报送"),
+        ("市园区办", "备案"),
+    ]
+    assert isinstance(rule.when, ast.And)
+    cmp = rule.when.items[1].items[0]  # type: ignore[union-attr]
+    assert cmp == ast.Compare(ast.FieldRef("投资额"), "以上", ast.ParamRef("门槛"))
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("1000万元", Quantity("1000", "万元")),
+        ("0.1亿元", Quantity("0.1", "亿元")),
+        ("50亩", Quantity("50", "亩")),
+        ("75%", Quantity("75", "%")),
+        ("12", Quantity("12", "")),
+    ],
+)
+def test_quantities(text: str, quantity: Quantity) -> None:
+    [p] = parse(f'参数 x = {text} 依据 一 "q"').params
+    assert p.value == quantity
+
+
+def test_equal_money_in_different_units() -> None:
+    assert Quantity("1000", "万元").in_unit("元") == Quantity("0.1", "亿元").in_unit("元")
+    assert Quantity("1", "平方公里").in_unit("亩") == 1500
+
+
+ERRORS = [
+    # (text, line, column, words the message must contain)
+    ('规则 x 依据 一 "a" 则 备案', 1, 15, ["'when' (当)", "'则'"]),
+    ('规则 x 依据 一 "a" 当 项目.a 以上', 1, 24, ["end of file"]),
+    ('rule x cite 1 "a" when project.a：', 1, 33, ["'：'"]),
+    ("政策 p {\n  来源 a\n  来源 b\n}", 1, 1, ["'source' given twice"]),
+    ('规则 x 依据 一 "unterminated\n', 1, 11, ["character"]),
+    ('参数 x = 1000美元 依据 一 "q"', 1, 12, ["'美元'"]),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "column", "words"), ERRORS)
+def test_syntax_errors(text: str, line: int, column: int, words: list[str]) -> None:
+    with pytest.raises(DslError) as e:
+        parse(text, "t.zc")
+    [d] = e.value.diagnostics
+    assert (d.span.line, d.span.column) == (line, column)
+    assert d.code in ("parse_error", "duplicate_header")
+    for w in words:
+        assert w in d.message
+    assert d.render(text).startswith(f"t.zc:{line}:{column}:")
+
+
+def test_full_width_punctuation_gets_a_hint() -> None:
+    with pytest.raises(DslError) as e:
+        parse("规则 x 依据 一 “a” 当 项目.a 则 备案")
+    assert "full-width" in e.value.diagnostics[0].hint
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "policies").glob("*.zc")), ids=lambda p: p.name)
+def test_seed_files_are_canonical_and_round_trip(path: object) -> None:
+    text = path.read_text(encoding="utf-8")  # type: ignore[attr-defined]
+    module = parse(text, str(path))
+    assert format_module(module) == text
+    assert parse(format_module(module)) == module
+
+
+def test_fmt_keeps_comments_and_reorders_nothing() -> None:
+    text = '# 说明\n参数 b = 1万元 依据 一 "q"  # 尾注\n\n# 规则之前\n参数 a = 2万元 依据 一 "q"\n'
+    out = format_module(parse(text))
+    assert out.index("# 说明") < out.index("参数 b") < out.index("# 规则之前") < out.index("参数 a")
+    assert "# 尾注" in out
+
+
+def test_keywords_stay_bare_where_a_word_is_expected() -> None:
+    module = parse('规则 规则 依据 一 "q" 当 项目.是 是 备案 则 备案 步骤 "规则" "备案"')
+    assert module.rules[0].steps == (ast.Step("规则", "备案"),)
+    assert "步骤 规则 备案" in format_module(module)
+    assert parse(format_module(module)) == module
