@@ -13,13 +13,22 @@
         input: {region: 甘肃省/平凉市, colour: red}
         want_error: unknown_field
 
+    routes:
+      - id: 重大事项包抓
+        region: 甘肃省/平凉市
+        date: 2024-01-01
+        want: {lead: [市园区办], responsible: ["有关县(市、区)", 领导小组成员单位], clause: 二.5}
+
 `want` keys: outcome, steps (exact, ordered), rules (exact set of fired rule ids), citations
 (each `policy:clause` must be cited), obligations, benefits, undetermined (exact set),
 why_not (rule ids that must be explained), parameters (names that must be reported).
+Route `want` keys: lead and responsible (exact, ordered), clause (must be cited), or
+`none: true` when no such route is in force there.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +38,9 @@ import yaml
 
 from dsl.decide import Decision, Evaluator, decide
 from dsl.resolved import PolicySet
+from dsl.routing import find_route
 
+ROUTE_WANT_KEYS = {"lead", "responsible", "clause", "none"}
 WANT_KEYS = {
     "outcome",
     "steps",
@@ -50,6 +61,7 @@ class CaseResult:
     note: str
     failures: tuple[str, ...]
     decision: Decision | None
+    route: str = ""  # the routing rule tested, for route cases
 
     @property
     def passed(self) -> bool:
@@ -61,14 +73,31 @@ class TestFileError(Exception):
         super().__init__(f"{path}: {problem}")
 
 
-def load_cases(path: Path) -> list[dict[str, Any]]:
+def _read(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise TestFileError(str(path), f"cannot read: {e}") from None
-    cases = data.get("cases") if isinstance(data, dict) else None
-    if not isinstance(cases, list):
+    if not isinstance(data, dict) or not isinstance(data.get("cases", []), list):
         raise TestFileError(str(path), "expected a mapping with a `cases:` list")
+    return data
+
+
+def load_routes(path: Path) -> list[dict[str, Any]]:
+    routes = _read(path).get("routes", [])
+    if not isinstance(routes, list):
+        raise TestFileError(str(path), "`routes:` must be a list")
+    for i, entry in enumerate(routes, 1):
+        if not isinstance(entry, dict) or not {"id", "region", "want"} <= set(entry):
+            raise TestFileError(str(path), f"route case {i} needs `id`, `region` and `want`")
+        unknown = set(entry["want"] or {}) - ROUTE_WANT_KEYS
+        if unknown:
+            raise TestFileError(str(path), f"route case {i}: unknown want keys {sorted(unknown)}")
+    return routes
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = _read(path).get("cases", [])
     for i, case in enumerate(cases, 1):
         if (
             not isinstance(case, dict)
@@ -140,17 +169,46 @@ def compare(d: Decision, want: Mapping[str, Any]) -> list[str]:
     return failures
 
 
+def run_route_case(
+    policies: PolicySet, entry: Mapping[str, Any], file: str, index: int
+) -> CaseResult:
+    route_id, want = str(entry["id"]), entry["want"]
+    note = str(entry.get("note", f"route {route_id}"))
+    date = str(entry.get("date") or "")
+    found = find_route(policies, route_id, str(entry["region"]), date or _today())
+    failures = []
+    if want.get("none"):
+        if found is not None:
+            failures.append(f"want no route in force, got {found.rule}")
+        return CaseResult(file, index, note, tuple(failures), None, route_id)
+    if found is None:
+        return CaseResult(file, index, note, (f"no route {route_id} in force",), None, route_id)
+    for key in ("lead", "responsible"):
+        if key in want and list(getattr(found, key)) != list(want[key]):
+            failures.append(f"{key}: want {want[key]!r}, got {list(getattr(found, key))!r}")
+    if "clause" in want and want["clause"] not in {c.clause for c in found.citations}:
+        failures.append(f"clause: {want['clause']} is not cited by {found.rule}")
+    return CaseResult(file, index, note, tuple(failures), None, found.rule)
+
+
+def _today() -> str:
+    return dt.date.today().isoformat()
+
+
 def run_files(policies: PolicySet, evaluator: Evaluator, files: list[Path]) -> list[CaseResult]:
     results = []
     for path in files:
         for i, case in enumerate(load_cases(path), 1):
             results.append(run_case(policies, evaluator, case, str(path), i))
+        for i, entry in enumerate(load_routes(path), 1):
+            results.append(run_route_case(policies, entry, str(path), i))
     return results
 
 
 def rule_coverage(policies: PolicySet, results: list[CaseResult]) -> tuple[set[str], set[str]]:
-    """Rules that some case fired, and rules no case fired."""
+    """Rules and routes that some case exercised, and those no case did."""
     fired = {r.id for res in results if res.decision for r in res.decision.rules}
     fired |= {u.rule for res in results if res.decision for u in res.decision.undetermined}
-    every = {r.key for r in policies.rules}
+    fired |= {res.route for res in results if res.route and res.passed}
+    every = {r.key for r in policies.rules} | {r.key for r in policies.routes}
     return fired & every, every - fired

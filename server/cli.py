@@ -137,7 +137,7 @@ def test_policies(
     ] = None,
     engine: EngineOpt = "rete",
 ) -> None:
-    """Run the policy tests and report which rules no test fires (rule coverage)."""
+    """Run the policy tests and report which rules and routes no test exercises."""
     service = load_service()
     targets = files or sorted((service.root / "policies" / "tests").glob("*.yaml"))
     try:
@@ -152,9 +152,9 @@ def test_policies(
     covered, uncovered = rule_coverage(service.policies, results)
     total = len(covered) + len(uncovered)
     passed = sum(r.passed for r in results)
-    out.print(f"rule coverage: {len(covered)}/{total} rules fired by some case")
+    out.print(f"coverage: {len(covered)}/{total} rules and routes exercised by some case")
     for key in sorted(uncovered):
-        out.print(f"  not fired by any case: {key}", highlight=False)
+        out.print(f"  not exercised by any case: {key}", highlight=False)
     out.print(f"{passed} passed, {len(results) - passed} failed")
     if passed != len(results):
         raise typer.Exit(1)

@@ -123,7 +123,7 @@ def test_coverage_json() -> None:
 
 def test_policy_tests_command() -> None:
     code, output = invoke("test")
-    assert code == 0 and "0 failed" in output and "9/9 rules" in output
+    assert code == 0 and "0 failed" in output and "16/16 rules and routes" in output
 
 
 def test_fmt_check_on_canonical_files() -> None:

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from dsl.policytest import load_cases, rule_coverage, run_case, run_files
+from dsl.policytest import (
+    load_cases,
+    load_routes,
+    rule_coverage,
+    run_case,
+    run_files,
+    run_route_case,
+)
 from server.service import Service
 from tests.conftest import ROOT
 
@@ -34,6 +41,21 @@ def test_policy_case(
     path, index, body = case
     result = run_case(service.policies, service.engine(engine), body, str(path), index)
     assert result.passed, f"{body.get('note')}: " + "; ".join(result.failures)
+
+
+ROUTES = [(f, i, r) for f in CASE_FILES for i, r in enumerate(load_routes(f), 1)]
+
+
+@pytest.mark.parametrize("case", ROUTES, ids=[_id(c) for c in ROUTES])
+def test_route_case(service: Service, case: tuple[Path, int, dict[str, object]]) -> None:
+    path, index, body = case
+    result = run_route_case(service.policies, body, str(path), index)
+    assert result.passed, f"{body.get('note', body['id'])}: " + "; ".join(result.failures)
+
+
+def test_every_route_is_tested_by_id(service: Service) -> None:
+    tested = {run_route_case(service.policies, b, str(p), i).route for p, i, b in ROUTES}
+    assert {r.key for r in service.policies.routes} <= tested
 
 
 def test_case_counts() -> None:
