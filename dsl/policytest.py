@@ -21,7 +21,8 @@
 
 `want` keys: outcome, steps (exact, ordered), rules (exact set of fired rule ids), citations
 (each `policy:clause` must be cited), obligations, benefits, undetermined (exact set),
-why_not (rule ids that must be explained), parameters (names that must be reported).
+why_not (rule ids that must be explained), parameters (names that must be reported), notes
+(each string must occur in some note, e.g. a qualifier such as 一般).
 Route `want` keys: lead and responsible (exact, ordered), clause (must be cited), or
 `none: true` when no such route is in force there.
 """
@@ -51,6 +52,7 @@ WANT_KEYS = {
     "undetermined",
     "why_not",
     "parameters",
+    "notes",
 }
 
 
@@ -161,6 +163,10 @@ def compare(d: Decision, want: Mapping[str, Any]) -> list[str]:
         missing = [r for r in want["why_not"] if r not in explained]
         if missing:
             failures.append(f"why_not: no explanation for {missing}")
+    if "notes" in want:
+        missing = [n for n in want["notes"] if not any(n in note for note in d.notes)]
+        if missing:
+            failures.append(f"notes: no note contains {missing}; notes {list(d.notes)}")
     if "parameters" in want:
         named = {p.name for p in d.parameters}
         missing = [p for p in want["parameters"] if p not in named]
