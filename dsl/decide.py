@@ -197,8 +197,11 @@ def _combine(
         if policies[pid].header.trial:
             notes.append(f"{pid}: 该文件为试行 (trial)")
     deciding = [r for r in fired if r.ast.outcome]
-    if not deciding and not fired:
-        return _undetermined_outcome(maybe, notes, facts)
+    if not deciding:
+        # Rules without an outcome (duties, rewards) still add their steps; the outcome then
+        # comes from the undetermined candidates, if they settle it.
+        outcome, notes = _undetermined_outcome(maybe, notes, facts)
+        return outcome, list(_unique(s for r in fired for s in _steps(r))), notes
     outcome = max((str(r.ast.outcome) for r in deciding), key=STRENGTH.__getitem__, default="none")
     # A prohibition stands alone; otherwise every fired rule adds its path, the strongest
     # outcome's first (a provincial park's plan is approved, then also filed).
@@ -214,22 +217,24 @@ def _combine(
 
 def _undetermined_outcome(
     maybe: list[RuleR], notes: list[str], facts: Mapping[str, FactValue]
-) -> tuple[str, list[Step], list[str]]:
-    """No rule surely applies. When the only open question is a parameter the text leaves
-    unspecified and every candidate agrees on the outcome, that outcome stands and the
-    candidate paths are reported as alternatives; otherwise the outcome is `none`."""
-    open_questions = [unknowns(r.cond, facts) for r in maybe]
+) -> tuple[str, list[str]]:
+    """No rule with an outcome surely applies. When every undetermined candidate agrees on
+    the outcome and waits only on parameters the text leaves unspecified (no missing fact),
+    that outcome stands and the candidate paths are reported as alternatives; otherwise the
+    outcome is `none`."""
+    candidates = [r for r in maybe if r.ast.outcome]
+    open_questions = [unknowns(r.cond, facts) for r in candidates]
     open_params = {p for _, params in open_questions for p in params}
     only_params = all(params and not missing for missing, params in open_questions)
-    outcomes = {r.ast.outcome for r in maybe if r.ast.outcome}
-    if maybe and len(outcomes) == 1 and only_params:
+    outcomes = {str(r.ast.outcome) for r in candidates}
+    if len(outcomes) == 1 and only_params:
         names = "、".join(sorted(open_params))
         notes.append(
             f"路径取决于文件未规定的参数 {names} (the path depends on a parameter the "
             "text leaves open); see `undetermined` for each possible path"
         )
-        return outcomes.pop() or "none", [], notes
-    return "none", [], notes
+        return outcomes.pop(), notes
+    return "none", notes
 
 
 def _unique(items: Iterable[Any]) -> tuple[Any, ...]:

@@ -120,7 +120,7 @@ def unknowns(cond: Cond, facts: Mapping[str, FactValue]) -> tuple[list[str], lis
     for t in _tests(cond):
         if t.unspecified and t.param not in params:
             params.append(t.param)
-        elif not t.unspecified and facts.get(t.field) is None and t.field not in missing:
+        if facts.get(t.field) is None and t.field not in missing:
             missing.append(t.field)
     return missing, params
 

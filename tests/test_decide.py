@@ -119,3 +119,23 @@ def test_explain_lists_the_failing_condition(policies: PolicySet, evaluator: Eva
     assert why["demo/大面积租赁"].condition == "项目.用地方式 是 租赁存量厂房楼宇"
     assert why["demo/大面积租赁"].actual == "new_land"
     assert why["demo/不符合规划"].condition == "非 项目.符合规划"
+
+
+def test_duty_rule_keeps_the_open_parameter_outcome(
+    policies: PolicySet, evaluator: Evaluator
+) -> None:
+    """A major lease project: the duty rule fires, and the path still depends on the open
+    lease boundary (found by the jiading drafter: the outcome used to drop to none)."""
+    d = run(policies, evaluator, land_use="lease", lease_area_m2=5000, major=True)
+    assert d.outcome == "approve"
+    assert d.obligations == ("签订三方责任书",)
+    assert any("租赁界限" in n for n in d.notes)
+
+
+def test_missing_fact_behind_an_open_parameter_is_named(
+    policies: PolicySet, evaluator: Evaluator
+) -> None:
+    d = run(policies, evaluator, land_use="lease")
+    assert d.outcome == "none"  # the area is missing too: nothing settles the outcome
+    assert {u.missing_facts for u in d.undetermined} == {("lease_area_m2",)}
+    assert {u.unspecified_parameters for u in d.undetermined} == {("租赁界限",)}
