@@ -11,6 +11,10 @@ equality and ordering tests only:
   interpreter) into 0/1 flags `x<i>`, because the engine's regexes cannot be negated.
 Three-valued logic is kept by compiling each rule twice: once for "definitely true" (unknown
 counts as false) and once for "possibly true" (unknown counts as true).
+
+A fact that matches no rule makes durable-rules raise MessageNotHandledException, and when
+that is the first fact of the process the following delete_state segfaults. So the ruleset
+always holds a sentinel rule that matches every fact, and its firing is ignored.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ MAX_CONJUNCTS = 256
 Formula = Any
 
 _DURABLE_OPS = {">=": "$gte", ">": "$gt", "<=": "$lte", "<": "$lt"}
+SENTINEL = "sentinel"
 
 
 class CompileError(Exception):
@@ -100,7 +105,7 @@ class _Compiler:
         return ("or", [{flag: 0}, atom])
 
     def compile(self) -> Compiled:
-        ruleset: dict[str, dict[str, Any]] = {}
+        ruleset: dict[str, dict[str, Any]] = {SENTINEL: {"all": [{"m": {"k": 1}}]}}
         targets: dict[str, tuple[str, str]] = {}
         counter = itertools.count()
         for rule in self.policies.rules:
@@ -161,8 +166,7 @@ class ReteEngine:
             rid: {**spec, "run": self._action(rid)} for rid, spec in self.compiled.ruleset.items()
         }
         self._host = durable_engine.Host()
-        if definition:
-            self._host.set_rulesets({self.name: definition})
+        self._host.set_rulesets({self.name: definition})
 
     def _action(self, rid: str) -> Any:
         def run(c: Any) -> None:
@@ -190,8 +194,6 @@ class ReteEngine:
         return out
 
     def fire(self, facts: Mapping[str, FactValue], policy_ids: Iterable[str]) -> Firing:
-        from durable.engine import MessageNotHandledException
-
         wanted = set().union(*(self._keys_by_policy.get(p, set()) for p in policy_ids))
         if not wanted:
             return Firing(frozenset(), frozenset())
@@ -200,14 +202,12 @@ class ReteEngine:
             self._fired[sid] = set()
             try:
                 self._host.assert_fact(self.name, self.fact(facts, sid))
-            except MessageNotHandledException:
-                pass  # no rule matched: the ordinary outcome `none`
             finally:
                 fired = self._fired.pop(sid)
                 self._host.delete_state(self.name, sid)
         definite: set[str] = set()
         possible: set[str] = set()
-        for rid in fired:
+        for rid in fired - {SENTINEL}:
             key, mode = self.compiled.targets[rid]
             if key in wanted:
                 (definite if mode == "definite" else possible).add(key)
