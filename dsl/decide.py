@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from dsl import ast
 from dsl.fmt import format_atom
-from dsl.interpret import Firing, first_failure, unknowns
+from dsl.interpret import Firing, always_one_applies, first_failure, unknowns
 from dsl.predicates import within
 from dsl.resolved import PolicyR, PolicySet, RuleR
 from dsl.schema import FactValue
@@ -218,23 +218,28 @@ def _combine(
 def _undetermined_outcome(
     maybe: list[RuleR], notes: list[str], facts: Mapping[str, FactValue]
 ) -> tuple[str, list[str]]:
-    """No rule with an outcome surely applies. When every undetermined candidate agrees on
-    the outcome and waits only on parameters the text leaves unspecified (no missing fact),
-    that outcome stands and the candidate paths are reported as alternatives; otherwise the
+    """No rule with an outcome surely applies. When the undetermined candidates all give the
+    same outcome and, whatever the missing facts and open parameters turn out to be, one of
+    them applies, that outcome stands and each candidate path is reported; otherwise the
     outcome is `none`."""
     candidates = [r for r in maybe if r.ast.outcome]
-    open_questions = [unknowns(r.cond, facts) for r in candidates]
-    open_params = {p for _, params in open_questions for p in params}
-    only_params = all(params and not missing for missing, params in open_questions)
     outcomes = {str(r.ast.outcome) for r in candidates}
-    if len(outcomes) == 1 and only_params:
-        names = "、".join(sorted(open_params))
+    if len(outcomes) != 1 or not always_one_applies([r.cond for r in candidates], facts):
+        return "none", notes
+    open_questions = [unknowns(r.cond, facts) for r in candidates]
+    missing = _unique(m for ms, _ in open_questions for m in ms)
+    params = _unique(p for _, ps in open_questions for p in ps)
+    if params:
         notes.append(
-            f"路径取决于文件未规定的参数 {names} (the path depends on a parameter the "
-            "text leaves open); see `undetermined` for each possible path"
+            f"路径取决于文件未规定的参数 {'、'.join(params)} (the path depends on a parameter "
+            "the text leaves open); see `undetermined` for each possible path"
         )
-        return outcomes.pop(), notes
-    return "none", notes
+    if missing:
+        notes.append(
+            f"路径取决于未提供的事实 {'、'.join(missing)} (the path depends on facts not "
+            "given); see `undetermined` for each possible path"
+        )
+    return outcomes.pop(), notes
 
 
 def _unique(items: Iterable[Any]) -> tuple[Any, ...]:

@@ -6,6 +6,7 @@ unknown, and a rule whose condition is unknown is reported as undetermined, neve
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -133,3 +134,47 @@ def _tests(cond: Cond) -> Iterable[Test]:
     else:
         for c in cond.items:
             yield from _tests(c)
+
+
+# Comparison operators in complementary pairs: x >= p is exactly not (x < p).
+_FAMILY = {">=": (">=", True), "<": (">=", False), ">": (">", True), "<=": (">", False)}
+MAX_OPEN_TESTS = 12
+
+
+def _key(t: Test) -> tuple[tuple[object, ...], bool]:
+    """A variable for an unknown test, and whether the test is that variable or its negation."""
+    if t.kind == "cmp":
+        family, positive = _FAMILY[t.op]
+        return ("cmp", t.field, t.param or t.value, family), positive
+    return (t.kind, t.field, t.values), True
+
+
+def _evaluate_with(
+    cond: Cond, facts: Mapping[str, FactValue], assumed: Mapping[tuple[object, ...], bool]
+) -> bool:
+    if isinstance(cond, Test):
+        known = test(cond, facts)
+        if known is not None:
+            return known
+        key, positive = _key(cond)
+        return assumed[key] == positive
+    if isinstance(cond, NotC):
+        return not _evaluate_with(cond.item, facts, assumed)
+    results = (_evaluate_with(c, facts, assumed) for c in cond.items)
+    return all(results) if isinstance(cond, AllOf) else any(results)
+
+
+def always_one_applies(conds: list[Cond], facts: Mapping[str, FactValue]) -> bool:
+    """True when, whatever values the unknown tests take, at least one condition holds; so
+    a missing fact or an open parameter changes which path applies, not whether one does.
+    Unrelated unknowns are treated as independent, which can only make this say False."""
+    keys = list(
+        dict.fromkeys(_key(t)[0] for c in conds for t in _tests(c) if test(t, facts) is None)
+    )
+    if not conds or len(keys) > MAX_OPEN_TESTS:
+        return False
+    for bits in itertools.product((False, True), repeat=len(keys)):
+        assumed = dict(zip(keys, bits, strict=True))
+        if not any(_evaluate_with(c, facts, assumed) for c in conds):
+            return False
+    return True

@@ -136,6 +136,17 @@ def test_missing_fact_behind_an_open_parameter_is_named(
     policies: PolicySet, evaluator: Evaluator
 ) -> None:
     d = run(policies, evaluator, land_use="lease")
-    assert d.outcome == "none"  # the area is missing too: nothing settles the outcome
+    # whatever the area and the boundary, one of the two lease paths applies: approve
+    assert d.outcome == "approve" and d.steps == ()
     assert {u.missing_facts for u in d.undetermined} == {("lease_area_m2",)}
     assert {u.unspecified_parameters for u in d.undetermined} == {("租赁界限",)}
+
+
+def test_outcome_is_none_when_the_candidates_may_all_fail(
+    policies: PolicySet, evaluator: Evaluator
+) -> None:
+    """Land use unknown: the lease rules might both not apply, so nothing settles it."""
+    typed, _ = policies.schema.validate({"region": "上海市/嘉定区", "conforms_to_plan": True})
+    d = decide(policies, evaluator, typed, "2018-06-01")
+    assert d.outcome == "none"
+    assert {u.rule for u in d.undetermined} == {"demo/大面积租赁", "demo/小面积租赁"}
