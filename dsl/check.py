@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 
 from dsl import ast
+from dsl.compile import MAX_CONJUNCTS, engine_number_ok, fits_the_engine
 from dsl.errors import ERROR, WARNING, Diagnostic, Span
 from dsl.resolved import (
     COMPARATORS,
@@ -206,12 +207,25 @@ class _PolicyChecker:
             if p.unspecified:
                 return Test("cmp", f.name, op, param=p.name, unspecified=True, source=e)
             q = _param_quantity(p)
-            return Test("cmp", f.name, op, float(q.in_unit(f.type.unit)), param=p.name, source=e)
+            value = float(q.in_unit(f.type.unit))
+            return self.bound(Test("cmp", f.name, op, value, param=p.name, source=e), e)
         q = e.operand
         if q.dimension != want:
             self.unit_mismatch(f, q.unit, e.operand_span)
             return None
-        return Test("cmp", f.name, op, float(q.in_unit(f.type.unit)), source=e)
+        return self.bound(Test("cmp", f.name, op, float(q.in_unit(f.type.unit)), source=e), e)
+
+    def bound(self, t: Test, e: ast.Compare) -> Test | None:
+        if engine_number_ok(t.value):
+            return t
+        msg = f"{e.operand} is {t.value} in the field's unit, too small or too large to compare"
+        self.err(
+            "number_out_of_range",
+            msg,
+            e.operand_span,
+            "thresholds must lie between 0.0001 and 10^15 in the field's own unit",
+        )
+        return None
 
     def unit_mismatch(self, f: ast.FieldDef, unit: str, span: Span) -> None:
         have = f"{dimension_of(unit)} ({unit or 'no unit'})"
@@ -290,6 +304,18 @@ class _PolicyChecker:
                 r.name_span,
             )
         if cond is None:
+            return None
+        if not fits_the_engine(cond, self.schema):
+            msg = (
+                f"rule '{r.name}' expands to more than {MAX_CONJUNCTS} engine rules "
+                "(each optional fact doubles the cases)"
+            )
+            self.err(
+                "condition_too_complex",
+                msg,
+                r.name_span,
+                "split it into several rules, or make the facts it tests required",
+            )
             return None
         return RuleR(f"{policy}/{r.name}", policy, r, cond, tuple(sorted(used)))
 

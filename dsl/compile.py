@@ -15,6 +15,17 @@ counts as false) and once for "possibly true" (unknown counts as true).
 A fact that matches no rule makes durable-rules raise MessageNotHandledException, and when
 that is the first fact of the process the following delete_state segfaults. So the ruleset
 always holds a sentinel rule that matches every fact, and its firing is ignored.
+
+durable's Host also starts two self-rescheduling timer threads that dispatch queued actions
+and rule timers. We use neither (assert_fact runs our actions synchronously), and those
+threads race assert_fact and delete_state outside any lock of ours: lost firings, error 307,
+segfaults (measured in tests/test_engine_threads.py), and two threads leaked per engine. So
+the engine uses a Host that never starts them.
+
+durable-rules cannot read numbers that JSON writes with an exponent (1e-05, 1e+16), and text
+it need not see can only hurt it (a lone surrogate breaks assert_fact): thresholds outside
+NUMBER_RANGE are a checker error, facts are validated into that range (dsl/schema.py), and
+text and region values stay in Python, reaching the engine only as flags.
 """
 
 from __future__ import annotations
@@ -28,8 +39,8 @@ from typing import Any
 
 from dsl.interpret import Firing
 from dsl.predicates import contains, within
-from dsl.resolved import NEGATED, AllOf, AnyOf, Cond, NotC, PolicySet, Test
-from dsl.schema import FactValue
+from dsl.resolved import NEGATED, AllOf, AnyOf, Cond, NotC, PolicySet, RuleR, Test
+from dsl.schema import FactValue, Schema
 
 MAX_CONJUNCTS = 256
 
@@ -39,6 +50,21 @@ Formula = Any
 
 _DURABLE_OPS = {">=": "$gte", ">": "$gt", "<=": "$lte", "<": "$lt"}
 SENTINEL = "sentinel"
+
+
+def engine_number_ok(value: float) -> bool:
+    """Whether durable-rules can read this number: JSON writes no exponent for it."""
+    return "e" not in repr(float(value))
+
+
+def _synchronous_host() -> Any:
+    from durable import engine as durable_engine
+
+    class SynchronousHost(durable_engine.Host):  # type: ignore[misc]
+        def _run(self) -> None:
+            pass  # no background dispatcher: see the module docstring
+
+    return SynchronousHost()
 
 
 class CompileError(Exception):
@@ -52,19 +78,16 @@ class Compiled:
     ruleset: dict[str, dict[str, Any]]
     targets: dict[str, tuple[str, str]]  # durable rule id -> (rule key, "definite" | "possible")
     fields: dict[str, str]  # schema field -> durable attribute
+    engine_fields: frozenset[str]  # fields whose values the engine compares (numbers, enums)
     features: tuple[Test, ...]  # string tests computed in Python, flag x<i>
 
 
 class _Compiler:
-    def __init__(self, policies: PolicySet) -> None:
-        self.policies = policies
-        self.fields = {f.name: f"f{i}" for i, f in enumerate(policies.schema.fields)}
-        self.enum_values = {
-            f.name: tuple(v.name for v in f.type.values) for f in policies.schema.fields
-        }
-        self.optional = {
-            f.name for f in policies.schema.fields if policies.schema.may_be_missing(f)
-        }
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.fields = {f.name: f"f{i}" for i, f in enumerate(schema.fields)}
+        self.enum_values = {f.name: tuple(v.name for v in f.type.values) for f in schema.fields}
+        self.optional = {f.name for f in schema.fields if schema.may_be_missing(f)}
         self.features: list[Test] = []
 
     def feature(self, t: Test) -> str:
@@ -104,13 +127,16 @@ class _Compiler:
             return ("and", [{flag: 1}, atom])
         return ("or", [{flag: 0}, atom])
 
-    def compile(self) -> Compiled:
+    def conjuncts(self, cond: Cond, mode: str) -> list[list[dict[str, Any]]]:
+        return _dnf(self.formula(cond, True, mode == "definite"))
+
+    def compile(self, rules: Iterable[RuleR]) -> Compiled:
         ruleset: dict[str, dict[str, Any]] = {SENTINEL: {"all": [{"m": {"k": 1}}]}}
         targets: dict[str, tuple[str, str]] = {}
         counter = itertools.count()
-        for rule in self.policies.rules:
+        for rule in rules:
             for mode in ("definite", "possible"):
-                conjuncts = _dnf(self.formula(rule.cond, True, mode == "definite"))
+                conjuncts = self.conjuncts(rule.cond, mode)
                 if len(conjuncts) > MAX_CONJUNCTS:
                     raise CompileError(f"rule {rule.key} is too complex for the Rete engine")
                 for conj in conjuncts:
@@ -119,7 +145,10 @@ class _Compiler:
                     cond = tests[0] if len(tests) == 1 else {"$and": tests}
                     ruleset[rid] = {"all": [{"m": cond}]}
                     targets[rid] = (rule.key, mode)
-        return Compiled(ruleset, targets, dict(self.fields), tuple(self.features))
+        engine_fields = frozenset(
+            f.name for f in self.schema.fields if f.type.kind in ("number", "enum")
+        )
+        return Compiled(ruleset, targets, dict(self.fields), engine_fields, tuple(self.features))
 
 
 def _dnf(f: Formula) -> list[list[dict[str, Any]]]:
@@ -144,7 +173,19 @@ def _dnf(f: Formula) -> list[list[dict[str, Any]]]:
 
 
 def compile_policies(policies: PolicySet) -> Compiled:
-    return _Compiler(policies).compile()
+    return _Compiler(policies.schema).compile(policies.rules)
+
+
+def fits_the_engine(cond: Cond, schema: Schema) -> bool:
+    """Whether the condition compiles to at most MAX_CONJUNCTS durable rules in each mode."""
+    compiler = _Compiler(schema)
+    try:
+        return all(
+            len(compiler.conjuncts(cond, mode)) <= MAX_CONJUNCTS
+            for mode in ("definite", "possible")
+        )
+    except CompileError:
+        return False
 
 
 class ReteEngine:
@@ -152,8 +193,6 @@ class ReteEngine:
     session id and deletes the session afterwards (the C engine keeps state per sid)."""
 
     def __init__(self, policies: PolicySet) -> None:
-        from durable import engine as durable_engine
-
         self.policies = policies
         self.compiled = compile_policies(policies)
         self._keys_by_policy = {p.id: {r.key for r in p.rules} for p in policies.policies}
@@ -165,7 +204,7 @@ class ReteEngine:
         definition = {
             rid: {**spec, "run": self._action(rid)} for rid, spec in self.compiled.ruleset.items()
         }
-        self._host = durable_engine.Host()
+        self._host = _synchronous_host()
         self._host.set_rulesets({self.name: definition})
 
     def _action(self, rid: str) -> Any:
@@ -181,7 +220,7 @@ class ReteEngine:
             out[f"h{attr[1:]}"] = 0 if value is None else 1
             if isinstance(value, bool):
                 out[attr] = 1 if value else 0
-            elif value is not None:
+            elif name in self.compiled.engine_fields and value is not None:
                 out[attr] = value
         for i, t in enumerate(self.compiled.features):
             value = facts.get(t.field)

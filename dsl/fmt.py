@@ -81,6 +81,27 @@ RESERVED = (
 )
 _NAME = re.compile(r"^[^\W\d][\w\-]*$")
 
+# Keywords that can follow a word somewhere in the grammar. LALR merges the states after a
+# word, so the token after a word is lexed while all of these are acceptable: a step's second
+# word (the one place a word follows a word) must be quoted when it is one of them.
+_AFTER_A_WORD = (
+    "and",
+    "or",
+    "then",
+    "step",
+    "obligation",
+    "benefit",
+    "note",
+    "responsible",
+    "policy",
+    "schema",
+    "param",
+    "rule",
+    "route",
+    "skip",
+)
+FOLLOWS_A_WORD = frozenset(_AFTER_A_WORD) | {KEYWORDS[k] for k in _AFTER_A_WORD}
+
 
 class Writer:
     def __init__(self, lang: str) -> None:
@@ -157,7 +178,7 @@ class Writer:
         out = [head] + [self.cite(c) for c in r.cites]
         out.append(f"  {self.kw('when')} {self.expr(r.when)}")
         out.append(f"  {self.kw('then')}" + (f" {self.kw(r.outcome)}" if r.outcome else ""))
-        out += [f"    {self.kw('step')} {word(s.authority)} {word(s.action)}" for s in r.steps]
+        out += [f"    {self.kw('step')} {word(s.authority)} {action(s.action)}" for s in r.steps]
         out += [f"    {self.kw('obligation')} {quote(o)}" for o in r.obligations]
         out += [f"    {self.kw('benefit')} {quote(b)}" for b in r.benefits]
         out += [f"    {self.kw('note')} {quote(n)}" for n in r.notes]
@@ -219,7 +240,12 @@ class Writer:
 
 
 def quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def action(text: str) -> str:
+    return quote(text) if text in FOLLOWS_A_WORD else word(text)
 
 
 def word(text: str) -> str:

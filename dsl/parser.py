@@ -59,22 +59,25 @@ def parse(text: str, path: str = "<text>") -> ast.Module:
     """Parse one file. Raises DslError (code parse_error) on any syntax error."""
     try:
         tree = _lark().parse(text)
+        items = _ToAst(path).transform(tree)
     except UnexpectedInput as e:
         raise DslError([_syntax_diagnostic(e, text, path)]) from None
-    except LarkError as e:  # lark's own internal failures must not escape as tracebacks
-        raise DslError([Diagnostic("parse_error", str(e), Span(path))]) from None
-    try:
-        items = _ToAst(path).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, DslError):
             raise e.orig_exc from None
         raise
+    except RecursionError:
+        message = "the condition nests too deeply; split it into simpler rules"
+        raise DslError([Diagnostic("too_deep", message, Span(path, 1, 1))]) from None
+    except LarkError as e:  # lark's own internal failures must not escape as tracebacks
+        raise DslError([Diagnostic("parse_error", str(e), Span(path))]) from None
     return ast.Module(path, tuple(items), _language(text), _comments(text))
 
 
 def _comments(text: str) -> tuple[tuple[int, str], ...]:
     found = []
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines as lark counts them: only \n ends a line (other line breaks may sit in strings).
+    for number, line in enumerate(text.split("\n"), 1):
         in_string, escaped = False, False
         for i, ch in enumerate(line):
             if escaped:
@@ -166,9 +169,12 @@ def _tspan(path: str, tok: Token) -> Span:
     return Span(path, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
 
 
+_ESCAPES = {"n": "\n", "r": "\r"}
+
+
 def _unquote(tok: Token) -> str:
     body = str(tok)[1:-1]
-    return re.sub(r"\\(.)", r"\1", body)
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
 
 
 def _word(node: Any) -> str:

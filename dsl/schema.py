@@ -16,6 +16,11 @@ from dsl.units import dimension_of
 
 FactValue = bool | float | str
 
+# Numbers are kept to 4 decimal places of their field's unit (0.0001万元 is 1元) and below
+# 10^15: within that range JSON writes them without an exponent, which the Rete engine needs.
+DECIMALS = 4
+MAX_NUMBER = 1e15
+
 
 @dataclass(frozen=True)
 class FactError:
@@ -114,9 +119,11 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
         ):
             unit = f" in {f.type.unit}" if f.type.unit else ""
             return FactError(f.name, "wrong_type", f"{where} must be a number{unit}, not {value!r}")
-        if value < 0:
-            return FactError(f.name, "out_of_range", f"{where} must not be negative, got {value}")
-        return float(value)
+        if not 0 <= value < MAX_NUMBER:
+            return FactError(
+                f.name, "out_of_range", f"{where} must be at least 0 and below 10^15, got {value}"
+            )
+        return round(float(value), DECIMALS)
     if not isinstance(value, str):
         return FactError(f.name, "wrong_type", f"{where} must be a string, not {value!r}")
     if kind == "enum":

@@ -125,6 +125,28 @@ CASES = [
     ("approve without steps", '规则 r 依据 一 "备案" 当 项目.重大项目 则 审批\n', ["no_steps"]),
     ("skip of unknown clause", '不编码 九 "目标"\n', ["cite_clause_unknown"]),
     ("route without units", '分工 x 依据 一 "备案" 事项 "备案"\n', ["route_without_units"]),
+    (
+        "condition too complex for the engine",
+        RULE.format(
+            clause="一",
+            quote="备案",
+            cond=" 且 ".join(
+                f"项目.{f}"
+                for f in (
+                    "符合规划",
+                    "位于主平台",
+                    "新上项目",
+                    "位于园区",
+                    "属于主导产业",
+                    "位于环境敏感区域",
+                    "位于限制发展区工业园区",
+                )
+            )
+            + " 且 项目.投资额 以上 1万元"
+            " 且 项目.租赁面积 以上 1平方米",
+        ),
+        ["condition_too_complex"],
+    ),
 ]
 
 
