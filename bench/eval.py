@@ -1,0 +1,226 @@
+"""Benchmark the two evaluators on the seed policies: load cost, decision latency and
+throughput, and memory over many evaluations. Run from anywhere: `python bench/eval.py`.
+
+Every number is measured with time.perf_counter_ns on this machine; nothing is asserted.
+Run it with the project's venv (the package is installed editable), as `make bench` does.
+The durable-rules engine is measured as shipped; its answers are also compared with the
+interpreter's, and any evaluation that raises or differs is counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+# Run as `python bench/eval.py`, this file's folder is sys.path[0], where bench/kb.py would
+# shadow the kb package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from dsl.compile import SENTINEL, ReteEngine, compile_policies  # noqa: E402
+from dsl.decide import Decision, Evaluator, decide  # noqa: E402
+from dsl.interpret import Interpreter  # noqa: E402
+from dsl.load import load_folder, policy_files  # noqa: E402
+from dsl.parser import parse  # noqa: E402
+from dsl.resolved import PolicySet  # noqa: E402
+from dsl.schema import FactValue  # noqa: E402
+from kb.corpus import Corpus  # noqa: E402
+
+ROOT = _HERE.parent
+T = TypeVar("T")
+
+REGIONS = [
+    "甘肃省/平凉市",
+    "甘肃省/平凉市/崆峒区",
+    "甘肃省/兰州市",
+    "上海市/嘉定区/安亭镇",
+    "四川省/成都市",
+    "江西省",
+    "浙江省/温州市/鹿城区",
+]
+NUMBERS = [0, 1, 2, 3, 10, 11, 20, 50, 60, 99.99, 100, 999.99, 1000, 1000.01, 3000, 50000]
+DATES = ["2016-06-30", "2018-01-01", "2019-07-01", "2023-08-01", "2023-08-02", "2025-01-01"]
+
+
+def ms(ns: int) -> str:
+    return f"{ns / 1e6:8.1f} ms"
+
+
+def us(ns: float) -> str:
+    return f"{ns / 1e3:8.1f} µs"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, int]:
+    start = time.perf_counter_ns()
+    result = fn()
+    return result, time.perf_counter_ns() - start
+
+
+def projects(policies: PolicySet, n: int, seed: int) -> list[dict[str, FactValue]]:
+    """Varied valid projects: optional fields often left out, numbers around thresholds."""
+    rng = random.Random(seed)
+    out: list[dict[str, FactValue]] = []
+    while len(out) < n:
+        project: dict[str, object] = {}
+        for f in policies.schema.fields:
+            if not f.required and rng.random() < 0.4:
+                continue
+            kind = f.type.kind
+            if kind == "region":
+                project[f.name] = rng.choice(REGIONS)
+            elif kind == "text":
+                project[f.name] = rng.choice(["平凉工业园区", "装备制造", "化工", "物流", ""])
+            elif kind == "enum":
+                project[f.name] = rng.choice(f.type.values).name
+            elif kind == "bool":
+                project[f.name] = rng.random() < 0.5
+            elif kind == "date":
+                project[f.name] = rng.choice(DATES)
+            else:
+                project[f.name] = rng.choice(NUMBERS)
+        facts, errors = policies.schema.validate(project)
+        if not errors:
+            out.append(facts)
+    return out
+
+
+def latency(
+    policies: PolicySet, evaluator: Evaluator, facts: list[dict[str, FactValue]], explain: bool
+) -> tuple[list[int], list[Decision | None], int]:
+    """Per-decision nanoseconds, the decisions (None where it raised), and how many raised."""
+    times: list[int] = []
+    decisions: list[Decision | None] = []
+    failures = 0
+    for f in facts:
+        start = time.perf_counter_ns()
+        try:
+            decisions.append(decide(policies, evaluator, f, explain=explain))
+        except Exception:  # the durable race: counted and reported, the run goes on
+            decisions.append(None)
+            failures += 1
+        times.append(time.perf_counter_ns() - start)
+    return times, decisions, failures
+
+
+def summary(times: list[int]) -> tuple[float, float, float]:
+    """Evaluations per second, p50 and p99 in nanoseconds."""
+    cuts = statistics.quantiles(times, n=100, method="inclusive")
+    return len(times) / (sum(times) / 1e9), cuts[49], cuts[98]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=3000, help="projects per latency run")
+    parser.add_argument("--leak-n", type=int, default=20_000, help="evaluations for the RSS check")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the project generator")
+    args = parser.parse_args()
+
+    # ---- loading --------------------------------------------------------------------------
+    files = [ROOT / "policies" / "schema.zc", *policy_files(ROOT / "policies")]
+    texts = [p.read_text("utf-8") for p in files]
+    # The first parse builds the LALR tables (once per process); time it apart.
+    _, grammar_ns = timed(lambda: parse("", "empty.zc"))
+
+    def parse_all() -> None:
+        for text, path in zip(texts, files, strict=True):
+            parse(text, str(path))
+
+    _, parse_cold_ns = timed(parse_all)  # lark still compiles lexer states on first use
+    _, parse_ns = timed(parse_all)
+    corpus = Corpus(ROOT)
+    result, cold_ns = timed(lambda: load_folder(ROOT / "policies", corpus))
+    _, warm_ns = timed(lambda: load_folder(ROOT / "policies", corpus))
+    policies = result.policies
+    if policies is None:
+        sys.exit("the seed policies do not load:\n" + result.render())
+    compiled, compile_ns = timed(lambda: compile_policies(policies))
+    rete, rete_ns = timed(lambda: ReteEngine(policies))
+    interp, interp_ns = timed(lambda: Interpreter(policies))
+
+    targets = rete.compiled.targets
+    modes = Counter(mode for _, mode in targets.values())
+    per_rule = Counter(key for key, _ in targets.values())
+    print(f"policies {len(policies.policies)}, rules {len(policies.rules)}, files {len(files)}")
+    print(
+        f"compiled: {len(targets)} durable rules (conjuncts) + {SENTINEL}: "
+        f"{modes['definite']} definite, {modes['possible']} possible; "
+        f"per rule max {max(per_rule.values(), default=0)}, "
+        f"mean {len(targets) / max(len(per_rule), 1):.1f}; "
+        f"{len(rete.compiled.features)} string features"
+    )
+    print(f"grammar (lark)    {ms(grammar_ns)}  (first parse of the process)")
+    print(f"parse only cold   {ms(parse_cold_ns)}  ({len(files)} files)")
+    print(f"parse only warm   {ms(parse_ns)}")
+    print(f"parse+check cold  {ms(cold_ns)}  (first load: reads the source documents)")
+    print(f"parse+check warm  {ms(warm_ns)}")
+    print(f"compile           {ms(compile_ns)}  ({len(compiled.ruleset) - 1} conjuncts)")
+    print(f"ReteEngine()      {ms(rete_ns)}  (compile + durable registration)")
+    print(f"Interpreter()     {ms(interp_ns)}")
+
+    # ---- latency ----------------------------------------------------------------------------
+    facts = projects(policies, args.n, args.seed)
+    for f in facts[:100]:  # warm both up: first calls allocate
+        decide(policies, interp, f)
+        decide(policies, rete, f)
+    in_force = sum(1 for f in facts if decide(policies, interp, f, explain=False).policies)
+    print(f"\ndecide() over {len(facts)} varied projects, {in_force} with a policy in force")
+    print(f"{'':22}{'eval/s':>10}{'p50':>12}{'p99':>12}{'raised':>8}{'differ':>8}")
+    rates: dict[tuple[str, bool], tuple[float, float, float]] = {}
+    for explain in (True, False):
+        base_times, base, _ = latency(policies, interp, facts, explain)
+        rete_times, got, raised = latency(policies, rete, facts, explain)
+        differ = sum(1 for g, b in zip(got, base, strict=True) if g is not None and g != b)
+        for name, times, n_raised, n_differ in (
+            ("interpreter", base_times, 0, 0),
+            ("rete", rete_times, raised, differ),
+        ):
+            rate, p50, p99 = rates[(name, explain)] = summary(times)
+            label = f"{name} explain={explain}"
+            print(f"{label:22}{rate:10.0f}{us(p50):>12}{us(p99):>12}{n_raised:8}{n_differ:8}")
+    for explain in (True, False):
+        base_rate, rete_rate = rates[("interpreter", explain)], rates[("rete", explain)]
+        ratios = [x / y for x, y in zip(rete_rate, base_rate, strict=True)]
+        print(
+            f"rete/interp explain={explain}: throughput x{ratios[0]:.3f}, "
+            f"p50 x{ratios[1]:.1f}, p99 x{ratios[2]:.1f}"
+        )
+
+    # ---- memory -------------------------------------------------------------------------------
+    print(f"\nRSS over {args.leak_n} decide(explain=True) calls (MB)")
+    for name, evaluator in (("interpreter", interp), ("rete", rete)):
+        gc.collect()
+        before = rss_mb()
+        start = time.perf_counter_ns()
+        raised = 0
+        for k in range(args.leak_n):
+            try:
+                decide(policies, evaluator, facts[k % len(facts)])
+            except Exception:
+                raised += 1
+        elapsed = time.perf_counter_ns() - start
+        gc.collect()
+        after = rss_mb()
+        print(
+            f"{name:12} before {before:7.1f}  after {after:7.1f}  growth {after - before:+6.1f}"
+            f"  ({elapsed / 1e9:.1f} s, {raised} raised)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,456 @@
+"""Differential tests: the reference interpreter and the durable-rules engine must give the same
+`Firing` and the same `decide(...)` for every project.
+
+Two policy sets are used: the seed policies in policies/ (5,000 generated projects), and
+synthetic sets built from random rule files (random And/Or/Not conditions over the whole
+schema, negated enums, enum labels, optional fields, known and unspecified parameters, several
+regions and effective periods), parsed and checked like real files.
+
+Numbers durable-rules cannot read (written with an exponent) are kept out by the schema and
+the checker; the tests at the end of this file pin that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from dsl import ast, resolved
+from dsl.check import check_policy, check_schema
+from dsl.compile import CompileError, ReteEngine, compile_policies
+from dsl.decide import decide
+from dsl.fmt import format_module
+from dsl.interpret import Interpreter
+from dsl.load import load_folder
+from dsl.parser import parse
+from dsl.resolved import COMPARATORS, AllOf, AnyOf, Cond, NotC, PolicyR, PolicySet
+from dsl.schema import Schema
+from dsl.sources import ClauseSource
+from dsl.units import Quantity
+from kb.corpus import Corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+PILOT_ID = "pingliang-2023"
+
+REGIONS = [
+    "甘肃省",
+    "甘肃省/平凉市",
+    "甘肃省/平凉市/崆峒区",
+    "甘肃省/平凉市/泾川县",
+    "甘肃省/平凉市区",  # shares a prefix with 甘肃省/平凉市 but does not lie within it
+    "甘肃省/兰州市",
+    "陕西省/西安市",
+    "上海市/嘉定区/安亭镇",
+]
+PHRASES = ["装备制造", "新材料", "化工", "物流", "平凉工业园区", "高新区", "集中区"]
+
+
+class Evaluators:
+    def __init__(self, policies: PolicySet) -> None:
+        self.policies = policies
+        self.interp = Interpreter(policies)
+        self.rete = ReteEngine(policies)
+
+    def assert_agree(self, project: dict[str, object], date: str | None) -> None:
+        facts, errors = self.policies.schema.validate(project)
+        assert errors == [], errors
+        # Every policy, not only those in force: the evaluators must not care which are asked.
+        everything = [p.id for p in self.policies.policies]
+        want = self.interp.fire(facts, everything)
+        assert not want.definite & want.possible
+        assert self.rete.fire(facts, everything) == want
+        # decide() asks for the policies in force, by region and date, and explains the rest.
+        for explain in (True, False):
+            want_decision = decide(self.policies, self.interp, facts, date, explain=explain)
+            assert decide(self.policies, self.rete, facts, date, explain=explain) == want_decision
+
+
+# ---- projects -------------------------------------------------------------------------------
+
+
+def _tests(cond: Cond) -> Iterator[resolved.Test]:
+    if isinstance(cond, resolved.Test):
+        yield cond
+    elif isinstance(cond, NotC):
+        yield from _tests(cond.item)
+    else:
+        for c in cond.items:
+            yield from _tests(c)
+
+
+def _no_exponent(x: float) -> bool:
+    return "e" not in repr(float(x))
+
+
+def _near(values: set[float]) -> list[float]:
+    """Each threshold, a cent either side, and the floats right next to it."""
+    out = set()
+    for v in values:
+        for x in (v, v - 0.01, v + 0.01, math.nextafter(v, 0), math.nextafter(v, math.inf)):
+            if x >= 0 and _no_exponent(x):
+                out.add(x)
+    return sorted(out)
+
+
+def _days(policies: PolicySet) -> list[str]:
+    """Both ends of each effective period, a day either side, and a day well inside."""
+    out = set()
+    for p in policies.policies:
+        start, until = p.header.effective_from, p.header.effective_until
+        for day in (start, until):
+            if day:
+                d = dt.date.fromisoformat(day)
+                out |= {(d + dt.timedelta(days=k)).isoformat() for k in (-1, 0, 1)}
+        if start:
+            out.add((dt.date.fromisoformat(start) + dt.timedelta(days=100)).isoformat())
+    return sorted(out)
+
+
+def projects(policies: PolicySet) -> st.SearchStrategy[dict[str, object]]:
+    """Projects over every schema field: optional fields sometimes left out, numbers near the
+    thresholds the rules use, enum values by name or label, texts with and without the
+    phrases rules look for, regions inside and outside the policies' regions."""
+    schema = policies.schema
+    thresholds: dict[str, set[float]] = {}
+    for r in policies.rules:
+        for t in _tests(r.cond):
+            if t.kind == "cmp" and not t.unspecified:
+                thresholds.setdefault(t.field, set()).add(t.value)
+    # Half the projects lie in (or below) a policy's region, half anywhere.
+    homes = sorted({p.header.region for p in policies.policies})
+    regions = st.one_of(
+        st.sampled_from(homes + [f"{h}/某区" for h in homes]), st.sampled_from(REGIONS)
+    )
+    days = st.one_of(
+        st.sampled_from(_days(policies) or ["2024-01-01"]),
+        st.dates(dt.date(2010, 1, 1), dt.date(2035, 12, 31)).map(dt.date.isoformat),
+    )
+    texts = st.one_of(
+        st.sampled_from(PHRASES),
+        st.lists(st.sampled_from(PHRASES), max_size=3).map("、".join),
+        st.text(max_size=10),
+        st.text(st.sampled_from('"\\{}中文 装备'), max_size=8),
+    )
+    strategies: dict[str, st.SearchStrategy[object]] = {}
+    for f in schema.fields:
+        kind = f.type.kind
+        value: st.SearchStrategy[object]
+        if kind == "region":
+            value = regions
+        elif kind == "text":
+            value = texts
+        elif kind == "enum":
+            value = st.sampled_from(
+                [v.name for v in f.type.values] + [v.label for v in f.type.values]
+            )
+        elif kind == "bool":
+            value = st.booleans()
+        elif kind == "date":
+            value = days
+        else:
+            near = _near(thresholds.get(f.name, set()))
+            value = st.one_of(
+                st.sampled_from(near) if near else st.nothing(),
+                st.integers(0, 25),
+                st.integers(0, 10**6),
+                # Rounded so that no repr needs an exponent (see the module docstring).
+                st.floats(0, 1e7).map(lambda x: round(x, 4)),
+            )
+        # None leaves the field out: its default, if any, then applies.
+        strategies[f.name] = value if f.required else st.one_of(st.none(), value)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, object]:
+        project = {}
+        for name, strategy in strategies.items():
+            value = draw(strategy)
+            if value is not None:
+                project[name] = value
+        return project
+
+    return build()
+
+
+def decision_dates(policies: PolicySet) -> st.SearchStrategy[str | None]:
+    """No date (the project's own, else today), or one on an effective-period boundary."""
+    return st.one_of(st.none(), st.sampled_from([*_days(policies), "2030-01-01"]))
+
+
+# ---- the seed policies ------------------------------------------------------------------------
+
+
+@cache
+def seed() -> Evaluators:
+    result = load_folder(ROOT / "policies", Corpus(ROOT))
+    assert result.policies is not None, result.render()
+    return Evaluators(result.policies)
+
+
+# Deferred: the policies load when the test runs, not when pytest collects the module.
+@settings(max_examples=5000, deadline=None)
+@given(
+    st.deferred(lambda: projects(seed().policies)),
+    st.deferred(lambda: decision_dates(seed().policies)),
+)
+# 以上 includes the amount: 999.99 / 1000 / 1000.01 万元 for a non-land project.
+@example({"region": "甘肃省/平凉市", "land_use": "none", "investment_wan": 999.99}, None)
+@example({"region": "甘肃省/平凉市", "land_use": "none", "investment_wan": 1000}, None)
+@example({"region": "甘肃省/平凉市", "land_use": "none", "investment_wan": 1000.01}, None)
+@example({"region": "甘肃省/平凉市", "land_use": "none"}, "2023-08-01")
+@example({"region": "甘肃省/平凉市", "land_use": "lease"}, "2024-01-01")
+# 前10 / 前2名 include the 10th and the 2nd place.
+@example({"region": "甘肃省/平凉市", "subject": "park_assessment", "province_rank": 10}, None)
+@example({"region": "甘肃省/平凉市", "subject": "园区年度考评", "city_rank": 3}, None)
+def test_seed_policies_evaluators_agree(project: dict[str, object], date: str | None) -> None:
+    seed().assert_agree(project, date)
+
+
+def test_seed_thresholds_fire_where_the_text_says() -> None:
+    # Agreement alone would pass if both evaluators were wrong the same way: pin one rule.
+    key = f"{PILOT_ID}/非供地项目备案"
+    evaluators = seed()
+    if evaluators.policies.policy(PILOT_ID) is None:
+        pytest.skip("the pilot policy is not in policies/")
+    for amount, fires in ((999.99, False), (1000, True), (1000.01, True)):
+        project = {"region": "甘肃省/平凉市", "land_use": "none", "investment_wan": amount}
+        facts, _ = evaluators.policies.schema.validate(project)
+        for evaluator in (evaluators.interp, evaluators.rete):
+            assert (key in evaluator.fire(facts, [PILOT_ID]).definite) is fires, (amount, evaluator)
+
+
+# ---- synthetic policy sets --------------------------------------------------------------------
+
+
+class AnyQuote:
+    """A ClauseSource with one document, `doc`, whose clauses contain any quote: normalize()
+    maps every text to "", and "" is in "". Synthetic rules cite freely."""
+
+    def has_document(self, document: str) -> bool:
+        return document == "doc"
+
+    def clause_ids(self, document: str) -> list[str]:
+        return ["1", "2", "3"]
+
+    def clause_text(self, document: str, clause: str) -> str | None:
+        return "合成条款" if clause in self.clause_ids(document) else None
+
+    def normalize(self, text: str) -> str:
+        return ""
+
+
+SOURCE: ClauseSource = AnyQuote()
+
+
+@cache
+def schema() -> Schema:
+    module = parse((ROOT / "policies" / "schema.zc").read_text("utf-8"), "schema.zc")
+    checked, diags = check_schema(module)
+    assert checked is not None and not [d for d in diags if d.is_error], diags
+    return checked
+
+
+# Quantities per field unit, chosen so that several spell the same amount in other units.
+AMOUNTS = {
+    "万元": [
+        ("1000", "万元"),
+        ("0.1", "亿元"),
+        ("999.99", "万元"),
+        ("5000000", "元"),
+        ("100", "万元"),
+    ],
+    "平方米": [("1000", "平方米"), ("1.5", "亩"), ("0.1", "公顷"), ("0.001", "平方公里")],
+    "%": [("50", "%"), ("75", "%"), ("25.5", "%")],
+    "": [("10", ""), ("2", ""), ("5", ""), ("2.5", "")],
+}
+PARAMS = [
+    ("金额门槛", Quantity("1000", "万元")),
+    ("金额上限", Quantity("2", "亿元")),
+    ("面积门槛", Quantity("2", "亩")),
+    ("名次门槛", Quantity("10")),
+    ("占比门槛", Quantity("60", "%")),
+    ("未定金额", "万元"),
+    ("未定面积", "平方米"),
+    ("未定占比", "%"),
+]
+STEPS = [("市园区办", "备案"), ("县政府", "审核"), ("领导小组", "审定"), ("市政府", "审批")]
+CITE = (ast.Cite("1", "合成条款"),)
+
+
+class RuleWriter:
+    """Random rule files over the schema, as ASTs; the test formats, parses and checks them."""
+
+    def __init__(self, rng: random.Random, schema: Schema) -> None:
+        self.rng = rng
+        self.fields = [f for f in schema.fields if f.type.kind != "date"]
+
+    def label_or_name(self, name: str, label: str) -> str:
+        return label if self.rng.random() < 0.3 else name
+
+    def atom(self) -> ast.Expr:
+        rng = self.rng
+        f = rng.choice(self.fields)
+        ref = ast.FieldRef(self.label_or_name(f.name, f.label))
+        kind = f.type.kind
+        if kind == "bool":
+            if rng.random() < 0.5:
+                return ast.Truth(ref)
+            return ast.IsValue(ref, rng.choice(["true", "false", "真", "假"]), rng.random() < 0.5)
+        if kind == "enum":
+            values = [self.label_or_name(v.name, v.label) for v in f.type.values]
+            if rng.random() < 0.5:
+                return ast.IsValue(ref, rng.choice(values), rng.random() < 0.5)
+            return ast.InSet(ref, tuple(rng.sample(values, rng.randint(1, min(3, len(values))))))
+        if kind == "region":
+            return ast.Within(ref, rng.choice(REGIONS[:6]))
+        if kind == "text":
+            return ast.Contains(ref, tuple(rng.sample(PHRASES, rng.randint(1, 2))))
+        op = rng.choice(sorted(COMPARATORS))
+        usable = [
+            name
+            for name, value in PARAMS
+            if (value.unit if isinstance(value, Quantity) else value) == f.type.unit
+        ]
+        if usable and rng.random() < 0.4:
+            return ast.Compare(ref, op, ast.ParamRef(rng.choice(usable)))
+        return ast.Compare(ref, op, Quantity(*rng.choice(AMOUNTS[f.type.unit])))
+
+    def expr(self, depth: int) -> ast.Expr:
+        rng = self.rng
+        roll = rng.random()
+        if depth == 0 or roll < 0.35:
+            return self.atom()
+        if roll < 0.5:
+            return ast.Not(self.expr(depth - 1))
+        items = tuple(self.expr(depth - 1) for _ in range(rng.randint(2, 3)))
+        return ast.And(items) if roll < 0.75 else ast.Or(items)
+
+    def rule(self, name: str) -> ast.Rule:
+        rng = self.rng
+        return ast.Rule(
+            name=name,
+            title=f"合成规则 {name}",
+            cites=CITE,
+            when=self.expr(3),
+            outcome=rng.choice([None, "prohibit", "approve", "file", "file"]),
+            steps=tuple(ast.Step(*s) for s in rng.sample(STEPS, rng.randint(0, 2))),
+            obligations=("签订责任书",) if rng.random() < 0.2 else (),
+            benefits=("奖励",) if rng.random() < 0.1 else (),
+            notes=("合成",) if rng.random() < 0.2 else (),
+        )
+
+    def module(self, policy_id: str) -> ast.Module:
+        rng = self.rng
+        start = dt.date(2018, 1, 1) + dt.timedelta(days=rng.randint(0, 6 * 365))
+        until = start + dt.timedelta(days=rng.randint(200, 3 * 365)) if rng.random() < 0.4 else None
+        header = ast.PolicyHeader(
+            id=policy_id,
+            source="doc",
+            title="合成政策",
+            region=rng.choice([*REGIONS[:6], "上海市/嘉定区"]),
+            effective_from=start.isoformat(),
+            effective_until=until.isoformat() if until else "",
+            trial=rng.random() < 0.2,
+        )
+        params = [
+            ast.Param(
+                name,
+                value if isinstance(value, Quantity) else None,
+                value.unit if isinstance(value, Quantity) else value,
+                CITE,
+            )
+            for name, value in PARAMS
+        ]
+        rules = [self.rule(f"规则{i}") for i in range(rng.randint(3, 8))]
+        return ast.Module(f"{policy_id}.zc", (header, *params, *rules), rng.choice(["zh", "en"]))
+
+
+def synthetic_policy_set(seed: int, size: int) -> PolicySet:
+    rng = random.Random(seed)
+    writer = RuleWriter(rng, schema())
+    policies: list[PolicyR] = []
+    while len(policies) < size:
+        policy_id = f"syn{seed}-{len(policies)}"
+        module = writer.module(policy_id)
+        # Through the text, as a drafter's file would go: format, parse, check.
+        text = format_module(module)
+        policy, diags = check_policy(parse(text, module.path), schema(), SOURCE)
+        assert policy is not None and not [d for d in diags if d.is_error], (text, diags)
+        try:
+            compile_policies(PolicySet(schema(), (policy,), "probe"))
+        except CompileError:
+            continue  # a condition whose normal form exceeds MAX_CONJUNCTS: draw another
+        policies.append(policy)
+    return PolicySet(schema(), tuple(policies), f"synthetic-{seed}")
+
+
+@cache
+def synthetic() -> tuple[tuple[Evaluators, st.SearchStrategy[dict[str, object]]], ...]:
+    sets = (synthetic_policy_set(n, size=3) for n in (1, 2, 3, 4))
+    return tuple((Evaluators(p), projects(p)) for p in sets)
+
+
+def test_synthetic_sets_exercise_what_the_pilot_does_not() -> None:
+    # Guards the generator: the agreement test below is only as strong as what it covers.
+    conds = [r.cond for e, _ in synthetic() for r in e.policies.rules]
+    tests = [t for c in conds for t in _tests(c)]
+
+    def negated_enums(c: Cond, negated: bool = False) -> int:
+        if isinstance(c, resolved.Test):
+            return int(negated and c.kind == "eq")
+        if isinstance(c, NotC):
+            return negated_enums(c.item, not negated)
+        return sum(negated_enums(x, negated) for x in c.items)
+
+    assert {t.kind for t in tests} == {"bool", "cmp", "eq", "within", "contains"}
+    assert any(t.unspecified for t in tests)
+    assert any(t.param and not t.unspecified for t in tests)
+    assert sum(negated_enums(c) for c in conds) >= 3
+    assert any(isinstance(c, AllOf) and any(isinstance(x, AnyOf) for x in c.items) for c in conds)
+    assert any(p.header.effective_until for e, _ in synthetic() for p in e.policies.policies)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.data())
+def test_synthetic_policies_evaluators_agree(data: st.DataObject) -> None:
+    evaluators, project_strategy = data.draw(st.sampled_from(synthetic()))
+    project = data.draw(project_strategy)
+    date = data.draw(st.one_of(st.none(), st.dates(dt.date(2017, 1, 1), dt.date(2030, 12, 31))))
+    evaluators.assert_agree(project, date.isoformat() if date else None)
+
+
+# ---- numbers and text the engine cannot take are kept from it ---------------------------------
+
+
+def test_tiny_amounts_are_rounded_and_huge_ones_refused() -> None:
+    """durable-rules cannot read JSON numbers with an exponent (1e-05, 1e+16)."""
+    facts, errors = schema().validate({"region": "甘肃省", "investment_wan": 0.00001})
+    assert not errors and facts["investment_wan"] == 0.0
+    seed().assert_agree(
+        {"region": "甘肃省/平凉市", "land_use": "none", "investment_wan": 0.00001}, "2024-01-01"
+    )
+    _, errors = schema().validate({"region": "甘肃省", "investment_wan": 1e16})
+    assert [e.code for e in errors] == ["out_of_range"]
+
+
+def test_threshold_with_an_exponent_is_a_checker_error() -> None:
+    text = (
+        '政策 p { 来源 doc 地区 "甘肃省" 施行 2020-01-01 }\n'
+        '规则 r 依据 1 "x" 当 项目.投资额 以上 0.5元 则 备案 步骤 市园区办 备案\n'
+    )
+    _, diags = check_policy(parse(text, "p.zc"), schema(), SOURCE)
+    assert [d.code for d in diags] == ["number_out_of_range"]
+
+
+def test_text_with_a_lone_surrogate_is_evaluated() -> None:
+    """Text stays in Python (the engine sees flags only), so durable never meets it."""
+    seed().assert_agree(
+        {"region": "甘肃省/平凉市", "subject": "park_plan", "park": "\ud800"}, "2024-01-01"
+    )
