@@ -158,7 +158,8 @@ def main() -> None:
     per_rule = Counter(key for key, _ in targets.values())
     print(f"policies {len(policies.policies)}, rules {len(policies.rules)}, files {len(files)}")
     print(
-        f"compiled: {len(targets)} durable rules (conjuncts) + {SENTINEL}: "
+        f"compiled: {len(targets)} durable rules (conjuncts) in {len(rete.compiled.rulesets)} "
+        f"rulesets, each with a {SENTINEL}: "
         f"{modes['definite']} definite, {modes['possible']} possible; "
         f"per rule max {max(per_rule.values(), default=0)}, "
         f"mean {len(targets) / max(len(per_rule), 1):.1f}; "
@@ -169,7 +170,7 @@ def main() -> None:
     print(f"parse only warm   {ms(parse_ns)}")
     print(f"parse+check cold  {ms(cold_ns)}  (first load: reads the source documents)")
     print(f"parse+check warm  {ms(warm_ns)}")
-    print(f"compile           {ms(compile_ns)}  ({len(compiled.ruleset) - 1} conjuncts)")
+    print(f"compile           {ms(compile_ns)}  ({len(compiled.targets)} conjuncts)")
     print(f"ReteEngine()      {ms(rete_ns)}  (compile + durable registration)")
     print(f"Interpreter()     {ms(interp_ns)}")
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from dsl.interpret import Firing
 from dsl.predicates import contains, within
-from dsl.resolved import NEGATED, AllOf, AnyOf, Cond, NotC, PolicySet, RuleR, Test
+from dsl.resolved import NEGATED, AllOf, AnyOf, Cond, NotC, PolicyR, PolicySet, Test
 from dsl.schema import FactValue, Schema
 
 MAX_CONJUNCTS = 256
@@ -73,9 +73,10 @@ class CompileError(Exception):
 
 @dataclass(frozen=True)
 class Compiled:
-    """The durable ruleset (JSON form, actions excluded) and what each rule id stands for."""
+    """One durable ruleset per policy (JSON form, actions excluded), so an evaluation asserts
+    only into the policies in force, and what each durable rule id stands for."""
 
-    ruleset: dict[str, dict[str, Any]]
+    rulesets: dict[str, dict[str, dict[str, Any]]]  # policy id -> its durable rules
     targets: dict[str, tuple[str, str]]  # durable rule id -> (rule key, "definite" | "possible")
     fields: dict[str, str]  # schema field -> durable attribute
     engine_fields: frozenset[str]  # fields whose values the engine compares (numbers, enums)
@@ -130,25 +131,33 @@ class _Compiler:
     def conjuncts(self, cond: Cond, mode: str) -> list[list[dict[str, Any]]]:
         return _dnf(self.formula(cond, True, mode == "definite"))
 
-    def compile(self, rules: Iterable[RuleR]) -> Compiled:
-        ruleset: dict[str, dict[str, Any]] = {SENTINEL: {"all": [{"m": {"k": 1}}]}}
+    def compile(self, policies: Iterable[PolicyR]) -> Compiled:
+        rulesets: dict[str, dict[str, dict[str, Any]]] = {}
         targets: dict[str, tuple[str, str]] = {}
         counter = itertools.count()
-        for rule in rules:
-            for mode in ("definite", "possible"):
-                conjuncts = self.conjuncts(rule.cond, mode)
-                if len(conjuncts) > MAX_CONJUNCTS:
+        for policy in policies:
+            ruleset = rulesets.setdefault(policy.id, {SENTINEL: {"all": [{"m": {"k": 1}}]}})
+            for rule in policy.rules:
+                definite = self.conjuncts(rule.cond, "definite")
+                possible = self.conjuncts(rule.cond, "possible")
+                if max(len(definite), len(possible)) > MAX_CONJUNCTS:
                     raise CompileError(f"rule {rule.key} is too complex for the Rete engine")
-                for conj in conjuncts:
-                    rid = f"r{next(counter)}"
-                    tests = conj or [{"k": 1}]
-                    cond = tests[0] if len(tests) == 1 else {"$and": tests}
-                    ruleset[rid] = {"all": [{"m": cond}]}
-                    targets[rid] = (rule.key, mode)
+                # Without optional facts or open parameters "possibly" is "definitely": each
+                # durable firing costs tens of microseconds, so do not compile it twice.
+                modes = [("definite", definite)]
+                if possible != definite:
+                    modes.append(("possible", possible))
+                for mode, conjuncts in modes:
+                    for conj in conjuncts:
+                        rid = f"r{next(counter)}"
+                        tests = conj or [{"k": 1}]
+                        cond = tests[0] if len(tests) == 1 else {"$and": tests}
+                        ruleset[rid] = {"all": [{"m": cond}]}
+                        targets[rid] = (rule.key, mode)
         engine_fields = frozenset(
             f.name for f in self.schema.fields if f.type.kind in ("number", "enum")
         )
-        return Compiled(ruleset, targets, dict(self.fields), engine_fields, tuple(self.features))
+        return Compiled(rulesets, targets, dict(self.fields), engine_fields, tuple(self.features))
 
 
 def _dnf(f: Formula) -> list[list[dict[str, Any]]]:
@@ -173,7 +182,7 @@ def _dnf(f: Formula) -> list[list[dict[str, Any]]]:
 
 
 def compile_policies(policies: PolicySet) -> Compiled:
-    return _Compiler(policies.schema).compile(policies.rules)
+    return _Compiler(policies.schema).compile(policies.policies)
 
 
 def fits_the_engine(cond: Cond, schema: Schema) -> bool:
@@ -195,17 +204,21 @@ class ReteEngine:
     def __init__(self, policies: PolicySet) -> None:
         self.policies = policies
         self.compiled = compile_policies(policies)
-        self._keys_by_policy = {p.id: {r.key for r in p.rules} for p in policies.policies}
         self._fired: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._sids = itertools.count()
         # A ruleset name can be registered only once per process: make each one unique.
-        self.name = f"zhengce_{policies.revision}_{uuid.uuid4().hex[:8]}"
-        definition = {
-            rid: {**spec, "run": self._action(rid)} for rid, spec in self.compiled.ruleset.items()
-        }
+        prefix = f"zhengce_{policies.revision}_{uuid.uuid4().hex[:8]}"
+        self._names = {pid: f"{prefix}_{i}" for i, pid in enumerate(self.compiled.rulesets)}
         self._host = _synchronous_host()
-        self._host.set_rulesets({self.name: definition})
+        self._host.set_rulesets(
+            {
+                self._names[pid]: {
+                    rid: {**spec, "run": self._action(rid)} for rid, spec in rules.items()
+                }
+                for pid, rules in self.compiled.rulesets.items()
+            }
+        )
 
     def _action(self, rid: str) -> Any:
         def run(c: Any) -> None:
@@ -233,21 +246,25 @@ class ReteEngine:
         return out
 
     def fire(self, facts: Mapping[str, FactValue], policy_ids: Iterable[str]) -> Firing:
-        wanted = set().union(*(self._keys_by_policy.get(p, set()) for p in policy_ids))
-        if not wanted:
+        names = [self._names[p] for p in dict.fromkeys(policy_ids) if p in self._names]
+        if not names:
             return Firing(frozenset(), frozenset())
         sid = f"s{next(self._sids)}"
+        fact = self.fact(facts, sid)
         with self._lock:
             self._fired[sid] = set()
             try:
-                self._host.assert_fact(self.name, self.fact(facts, sid))
+                for name in names:
+                    try:
+                        self._host.assert_fact(name, fact)
+                    finally:
+                        self._host.delete_state(name, sid)
             finally:
                 fired = self._fired.pop(sid)
-                self._host.delete_state(self.name, sid)
         definite: set[str] = set()
         possible: set[str] = set()
         for rid in fired - {SENTINEL}:
             key, mode = self.compiled.targets[rid]
-            if key in wanted:
-                (definite if mode == "definite" else possible).add(key)
+            (definite if mode == "definite" else possible).add(key)
+        # A rule compiled only once (no unknowns possible) that fired is definite.
         return Firing(frozenset(definite), frozenset(possible - definite))
