@@ -12,7 +12,7 @@ import itertools
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,11 @@ class E5Embedder:
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    @property
+    def sentence_transformer(self) -> Any:
+        """The loaded SentenceTransformer (kb.fastquery traces its query path)."""
+        return self._model
 
     def encode_queries(self, texts: Sequence[str]) -> FloatMatrix:
         return self._encode(texts, "query")
