@@ -273,6 +273,13 @@ def route_free_text(
 
     if date is not None:
         check_date(date)
+    if not service.route_ids(region, date):
+        # Nothing to match against: say why instead of showing an empty candidate list.
+        day = date or "today"
+        reason = f"no routing rules are in force for {region} on {day}"
+        if as_json:
+            print_json({"match": None, "candidates": [], "reason": reason})
+        fail(f"{reason}; a policy's region and effective period decide this (try --date)")
     with reported_warnings():
         found = service.route_text(text, region, date)
     if as_json:

@@ -147,3 +147,10 @@ def test_kb_show() -> None:
     assert code == 0 and "1000万元以上" in output
     code, output = invoke("kb", "show", "nowhere")
     assert code == 1 and "pingliang-2023" in output
+
+
+def test_free_text_route_with_nothing_in_force_says_why() -> None:
+    code, output = invoke(
+        "route", "化工园区清理整顿由谁牵头", "--region", "江西省", "--date", "2021-01-01"
+    )
+    assert code == 1 and "no routing rules are in force for 江西省 on 2021-01-01" in output
