@@ -118,7 +118,7 @@ def unknowns(cond: Cond, facts: Mapping[str, FactValue]) -> tuple[list[str], lis
     """Missing fact fields and unspecified parameters that leave `cond` unknown."""
     missing: list[str] = []
     params: list[str] = []
-    for t in _tests(cond):
+    for t in atomic_tests(cond):
         if t.unspecified and t.param not in params:
             params.append(t.param)
         if facts.get(t.field) is None and t.field not in missing:
@@ -126,14 +126,14 @@ def unknowns(cond: Cond, facts: Mapping[str, FactValue]) -> tuple[list[str], lis
     return missing, params
 
 
-def _tests(cond: Cond) -> Iterable[Test]:
+def atomic_tests(cond: Cond) -> Iterable[Test]:
     if isinstance(cond, Test):
         yield cond
     elif isinstance(cond, NotC):
-        yield from _tests(cond.item)
+        yield from atomic_tests(cond.item)
     else:
         for c in cond.items:
-            yield from _tests(c)
+            yield from atomic_tests(c)
 
 
 # Comparison operators in complementary pairs: x >= p is exactly not (x < p).
@@ -169,7 +169,7 @@ def always_one_applies(conds: list[Cond], facts: Mapping[str, FactValue]) -> boo
     a missing fact or an open parameter changes which path applies, not whether one does.
     Unrelated unknowns are treated as independent, which can only make this say False."""
     keys = list(
-        dict.fromkeys(_key(t)[0] for c in conds for t in _tests(c) if test(t, facts) is None)
+        dict.fromkeys(_key(t)[0] for c in conds for t in atomic_tests(c) if test(t, facts) is None)
     )
     if not conds or len(keys) > MAX_OPEN_TESTS:
         return False

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -25,10 +24,10 @@ from hypothesis import strategies as st
 
 from dsl import ast, resolved
 from dsl.check import check_policy, check_schema
-from dsl.compile import ReteEngine
+from dsl.compile import ReteEngine, engine_number_ok
 from dsl.decide import decide
 from dsl.fmt import format_module
-from dsl.interpret import Interpreter
+from dsl.interpret import Interpreter, atomic_tests
 from dsl.load import load_folder
 from dsl.parser import parse
 from dsl.resolved import COMPARATORS, AllOf, AnyOf, Cond, NotC, PolicyR, PolicySet
@@ -76,26 +75,12 @@ class Evaluators:
 # ---- projects -------------------------------------------------------------------------------
 
 
-def _tests(cond: Cond) -> Iterator[resolved.Test]:
-    if isinstance(cond, resolved.Test):
-        yield cond
-    elif isinstance(cond, NotC):
-        yield from _tests(cond.item)
-    else:
-        for c in cond.items:
-            yield from _tests(c)
-
-
-def _no_exponent(x: float) -> bool:
-    return "e" not in repr(float(x))
-
-
 def _near(values: set[float]) -> list[float]:
     """Each threshold, a cent either side, and the floats right next to it."""
     out = set()
     for v in values:
         for x in (v, v - 0.01, v + 0.01, math.nextafter(v, 0), math.nextafter(v, math.inf)):
-            if x >= 0 and _no_exponent(x):
+            if x >= 0 and engine_number_ok(x):
                 out.add(x)
     return sorted(out)
 
@@ -121,7 +106,7 @@ def projects(policies: PolicySet) -> st.SearchStrategy[dict[str, object]]:
     schema = policies.schema
     thresholds: dict[str, set[float]] = {}
     for r in policies.rules:
-        for t in _tests(r.cond):
+        for t in atomic_tests(r.cond):
             if t.kind == "cmp" and not t.unspecified:
                 thresholds.setdefault(t.field, set()).add(t.value)
     # Half the projects lie in (or below) a policy's region, half anywhere.
@@ -399,7 +384,7 @@ def synthetic() -> tuple[tuple[Evaluators, st.SearchStrategy[dict[str, object]]]
 def test_synthetic_sets_exercise_what_the_pilot_does_not() -> None:
     # Guards the generator: the agreement test below is only as strong as what it covers.
     conds = [r.cond for e, _ in synthetic() for r in e.policies.rules]
-    tests = [t for c in conds for t in _tests(c)]
+    tests = [t for c in conds for t in atomic_tests(c)]
 
     def negated_enums(c: Cond, negated: bool = False) -> int:
         if isinstance(c, resolved.Test):
