@@ -79,7 +79,7 @@ RESERVED = (
         "低于",
     }
 )
-_NAME = re.compile(r"^[^\W\d][\w\-]*$")
+_NAME = re.compile(r"[^\W\d][\w\-]*")
 
 # Keywords that can follow a word somewhere in the grammar. LALR merges the states after a
 # word, so the token after a word is lexed while all of these are acceptable: a step's second
@@ -251,7 +251,7 @@ def action(text: str) -> str:
 def word(text: str) -> str:
     """A bare word where the grammar reads it back as the same name, else a string. Keywords
     are fine bare: where a word is expected, the contextual lexer accepts only names."""
-    return text if _NAME.match(text) else quote(text)
+    return text if _NAME.fullmatch(text) else quote(text)
 
 
 def format_module(module: ast.Module) -> str:

@@ -119,3 +119,10 @@ def test_keywords_stay_bare_where_a_word_is_expected() -> None:
     assert module.rules[0].steps == (ast.Step("规则", "备案"),)
     assert "步骤 规则 备案" in format_module(module)
     assert parse(format_module(module)) == module
+
+
+def test_a_word_ending_in_a_newline_is_quoted() -> None:
+    """Found by hypothesis: `$` matches before a final newline, so "A\\n" was written bare."""
+    module = parse('规则 r 依据 一 "q" 当 项目.a 则 步骤 甲 "A\\n"')
+    assert module.rules[0].steps[0].action == "A\n"
+    assert parse(format_module(module)) == module
