@@ -21,6 +21,8 @@ from dsl.resolved import PolicySet
 from dsl.routing import RouteAnswer, find_route, routes_in_force
 from dsl.schema import FactError
 from kb.corpus import Corpus
+from kb.embed import Embedder
+from kb.search import Hit
 from server.search import RouteMatch, Searcher
 
 ENGINES = ("rete", "interpret")
@@ -49,17 +51,28 @@ class Service:
     corpus: Corpus
     loaded: LoadResult
     policies: PolicySet
+    cache_dir: Path | None = None  # the search cache (default: kb.search.default_cache_dir)
+    embedder: Embedder | None = None  # the search model (default: e5 from the cache)
     _engines: dict[str, Evaluator] = field(default_factory=dict)
     _searcher: Searcher | None = None
+    _related: dict[tuple[str, str, int], tuple[Hit, ...]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, root: Path | None = None) -> Service:
+    def load(
+        cls,
+        root: Path | None = None,
+        *,
+        cache_dir: Path | None = None,
+        embedder: Embedder | None = None,
+    ) -> Service:
+        """Read and check policies/ against the sources under `root`; raises
+        PolicyLoadError with the check report when the policy set has errors."""
         root = root or project_root()
         corpus = Corpus(root)
         loaded = load_folder(root / "policies", corpus)
         if loaded.policies is None:
             raise PolicyLoadError(loaded)
-        return cls(root, corpus, loaded, loaded.policies)
+        return cls(root, corpus, loaded, loaded.policies, cache_dir, embedder)
 
     def engine(self, name: str = "rete") -> Evaluator:
         if name not in ENGINES:
@@ -109,12 +122,26 @@ class Service:
     def searcher(self) -> Searcher:
         """Clause search and free-text routing; opens the index and model on first use."""
         if self._searcher is None:
-            self._searcher = Searcher(self.root, self.corpus, self.policies)
+            self._searcher = Searcher(
+                self.root, self.corpus, self.policies, self.cache_dir, self.embedder
+            )
         return self._searcher
 
     def route_text(self, text: str, region: str, date: str | None = None) -> RouteMatch:
         """Route a matter written in plain words (see server.search)."""
         return self.searcher.route_text(text, region, date or dt.date.today().isoformat())
+
+    def related(self, document: str, clause: str, k: int = 3) -> tuple[Hit, ...]:
+        """Clauses of other documents close to a cited clause. Remembered, since they change
+        only with the corpus, and a new corpus means a new Service."""
+        key = (document, clause, k)
+        found = self._related.get(key)
+        if found is None:
+            kb = self.searcher.knowledge_base()
+            text = kb.clause(document, clause)
+            found = tuple(kb.related(text, exclude_document=document, k=k))
+            self._related[key] = found
+        return found
 
     @cached_property
     def coverage(self) -> list[DocumentCoverage]:

