@@ -1,7 +1,10 @@
-"""The decision log on SQLite: round trip, group commit under concurrency, crash safety."""
+"""The decision log: round trip, group commit under concurrency, crash safety; on SQLite
+always, and on PostgreSQL when ZHENGCE_TEST_POSTGRES_URL names a reachable server (.ci/run
+starts the machine's cluster and sets it)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,14 +13,41 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
-from server.decision_log import DecisionLog, DecisionLogError
+from server.decision_log import METADATA, DecisionLog, DecisionLogError
 from tests.conftest import ROOT
 
 
+def postgres_url() -> str:
+    url = os.environ.get("ZHENGCE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL: set ZHENGCE_TEST_POSTGRES_URL (.ci/run does, via .ci/postgres)")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL at ZHENGCE_TEST_POSTGRES_URL is not reachable: {exc}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'log.db'}"
+    found = postgres_url()
+    engine = create_engine(found)
+    METADATA.drop_all(engine)  # each test starts from an empty log
+    engine.dispose()
+    return found
+
+
 @pytest.fixture
-def log(tmp_path: Path) -> DecisionLog:
-    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+def log(url: str) -> DecisionLog:
+    log = DecisionLog(url)
     yield log  # type: ignore[misc]
     log.close()
 
@@ -50,8 +80,7 @@ def test_duplicate_id_fails_only_its_batch(log: DecisionLog) -> None:
     assert log.get("other") is not None
 
 
-def test_acknowledged_decisions_survive_a_crash(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
+def test_acknowledged_decisions_survive_a_crash(url: str) -> None:
     script = textwrap.dedent(f"""
         import os
         from server.decision_log import DecisionLog
