@@ -18,10 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-# kb build rebuilds the embedding model and search indexes once (about a minute), then reuses them.
+# kb build rebuilds the embedding model and search indexes once (about a minute), then reuses
+# them; then the API and the reviewer's page serve on http://127.0.0.1:8000/.
 run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/zhengce kb build
-	$(BIN)/zhengce eval policies/examples/pingliang-non-land.json --explain
+	HF_HUB_OFFLINE=1 $(BIN)/zhengce serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -41,6 +42,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/eval.py
 	$(BIN)/python bench/kb.py
+	$(BIN)/python bench/http.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, is_dataclass
 from typing import Any, Protocol
 
 from dsl import ast
@@ -91,7 +91,19 @@ class Decision:
     date: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        plain: dict[str, Any] = _plain(self)
+        return plain
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready lists and dicts. dataclasses.asdict deep-copies every leaf and took longer
+    than the evaluation itself; these frozen dataclasses hold only tuples, strings, numbers
+    and other such dataclasses, so a shallow walk in field order is enough."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if is_dataclass(value):
+        return {k: _plain(v) for k, v in vars(value).items()}
+    return value
 
 
 def in_force(policy: PolicyR, region: str, date: str) -> bool:

@@ -450,5 +450,48 @@ def kb_add(
     out.print(f"wrote {txt} and {yml}; see it with `zhengce kb show {doc_id}`")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (one core each).", min=1)
+    ] = 1,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the JSON API (/v1, docs at /docs), the health checks and the reviewer's page
+    (/). Settings come from the environment: ZHENGCE_ROOT, ZHENGCE_DECISION_LOG (an
+    SQLAlchemy URL; default a SQLite file under var/), ZHENGCE_ADMIN_KEY, ZHENGCE_CACHE."""
+    import uvicorn
+
+    from server.config import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        # Check the policies here, once, so that a broken set is one clear message rather
+        # than a traceback from every worker.
+        Service.load(settings.root)
+    except SettingsError as e:
+        fail(str(e), 2)
+    except PolicyLoadError as e:
+        err.print(e.result.render(), highlight=False, markup=False, soft_wrap=True)
+        fail(f"the policy set has {len(e.result.errors)} error(s); run `zhengce check`")
+    out.print(
+        f"zhengce on http://{host}:{port}/ (API docs /docs), {workers} worker(s), "
+        f"decision log {settings.decision_log_url}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -45,6 +45,18 @@ _STOP = object()
 
 
 @dataclass(frozen=True)
+class RawJSON:
+    """A value already encoded as JSON text (the HTTP response body): stored as it is, so a
+    decision is serialised once per request, not once for the client and again for the log."""
+
+    text: str
+
+
+def _to_json(value: Any) -> str:
+    return value.text if isinstance(value, RawJSON) else json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
 class LoggedDecision:
     decision_id: str
     created_at: dt.datetime
@@ -70,7 +82,7 @@ def _sqlite_durability(engine: Engine) -> None:
 class DecisionLog:
     def __init__(self, url: str, *, max_batch: int = 512) -> None:
         self.url = url
-        self.engine = create_engine(url, future=True)
+        self.engine = create_engine(url, json_serializer=_to_json)
         if self.engine.dialect.name == "sqlite":
             _sqlite_durability(self.engine)
         METADATA.create_all(self.engine)
@@ -81,7 +93,11 @@ class DecisionLog:
         self.batches = 0  # commits made, for the benchmark and the tests
 
     def submit(
-        self, decision_id: str, revision: str, input: dict[str, Any], result: dict[str, Any]
+        self,
+        decision_id: str,
+        revision: str,
+        input: dict[str, Any] | RawJSON,
+        result: dict[str, Any] | RawJSON,
     ) -> Future[None]:
         """Queue a decision; the future resolves once it is committed."""
         done: Future[None] = Future()
@@ -89,10 +105,10 @@ class DecisionLog:
             "decision_id": decision_id,
             "created_at": dt.datetime.now(dt.UTC),
             "revision": revision,
-            # Round-trip through JSON now, so a value the database cannot store fails this
-            # request rather than the whole batch.
-            "input": json.loads(json.dumps(input, ensure_ascii=False)),
-            "result": json.loads(json.dumps(result, ensure_ascii=False)),
+            # Encoded now, so a value that is not JSON fails this request (TypeError, here)
+            # rather than the writer's whole batch.
+            "input": RawJSON(_to_json(input)),
+            "result": RawJSON(_to_json(result)),
         }
         self._queue.put((row, done))
         return done
@@ -101,8 +117,8 @@ class DecisionLog:
         self,
         decision_id: str,
         revision: str,
-        input: dict[str, Any],
-        result: dict[str, Any],
+        input: dict[str, Any] | RawJSON,
+        result: dict[str, Any] | RawJSON,
         timeout: float = 30.0,
     ) -> None:
         """Write a decision and wait until it is committed."""
@@ -145,7 +161,10 @@ class DecisionLog:
             ).first()
         if row is None:
             return None
-        return LoggedDecision(row.decision_id, row.created_at, row.revision, row.input, row.result)
+        created = row.created_at
+        if created.tzinfo is None:  # SQLite keeps no zone; every time written here is UTC
+            created = created.replace(tzinfo=dt.UTC)
+        return LoggedDecision(row.decision_id, created, row.revision, row.input, row.result)
 
     def close(self) -> None:
         self._queue.put(_STOP)

@@ -8,6 +8,7 @@ the same in JSON, on the page and in the log.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -24,7 +25,7 @@ from kb.embed import Embedder
 from kb.locate import locate
 from kb.search import default_cache_dir, default_embedder
 from server.config import Settings
-from server.decision_log import DecisionLog, LoggedDecision
+from server.decision_log import DecisionLog, LoggedDecision, RawJSON
 from server.service import Service
 
 log = logging.getLogger("zhengce")
@@ -34,9 +35,11 @@ RELATED_PER_CLAUSE = 3
 
 @dataclass(frozen=True)
 class Logged:
-    """A decision as the API returns it, and the log write that acknowledges it."""
+    """A decision as the API returns it, the same encoded as JSON (the response body and the
+    log entry), and the log write that acknowledges it."""
 
     result: dict[str, Any]
+    body: str
     written: Future[None]
 
 
@@ -95,10 +98,11 @@ class Runtime:
         decision = service.evaluate(project, date, explain, engine)
         result = self.present(service, decision, explain)
         request = {"project": dict(project), "date": date, "explain": explain, "engine": engine}
+        body = json.dumps(result, ensure_ascii=False)
         written = self.decision_log.submit(
-            result["decision_id"], decision.revision, request, result
+            result["decision_id"], decision.revision, request, RawJSON(body)
         )
-        return Logged(result, written)
+        return Logged(result, body, written)
 
     def present(self, service: Service, d: Decision, explain: bool) -> dict[str, Any]:
         body = d.to_json()

@@ -96,7 +96,10 @@ class Service:
                 dt.date.fromisoformat(date)
             except ValueError:
                 errors.append(
-                    FactError("date", "bad_date", f"date must be YYYY-MM-DD, got {date!r}")
+                    # Not the project's own `date` fact: the evaluation date beside it.
+                    FactError(
+                        "evaluation_date", "bad_date", f"date must be YYYY-MM-DD, got {date!r}"
+                    )
                 )
         if errors:
             raise InputError(errors)

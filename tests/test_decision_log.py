@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from server.decision_log import METADATA, DecisionLog, DecisionLogError
+from server.decision_log import METADATA, DecisionLog, DecisionLogError, RawJSON
 from tests.conftest import ROOT
 
 
@@ -62,6 +62,20 @@ def test_round_trip(log: DecisionLog) -> None:
         {"outcome": "file"},
     )
     assert log.get("nope") is None
+    assert got.created_at.tzinfo is not None  # UTC on every database, SQLite included
+
+
+def test_json_encoded_once_is_stored_as_is(log: DecisionLog) -> None:
+    log.record("raw", "rev", RawJSON('{"region": "江西省"}'), RawJSON('{"steps": [1, 2]}'))
+    got = log.get("raw")
+    assert got is not None and (got.input, got.result) == ({"region": "江西省"}, {"steps": [1, 2]})
+
+
+def test_a_value_that_is_not_json_fails_its_own_request(log: DecisionLog) -> None:
+    with pytest.raises(TypeError):
+        log.submit("bad", "rev", {"when": object()}, {})
+    log.record("good", "rev", {}, {})
+    assert log.get("good") is not None
 
 
 def test_concurrent_writers_share_commits(log: DecisionLog) -> None:

@@ -1,0 +1,502 @@
+"""The reviewer's web page: a project form built from the fact schema, the decision view
+from the decision log, the policies with their clause coverage, and clause search.
+
+Server-rendered with Jinja2 (autoescaped), no JavaScript needed. Decisions go through
+`Runtime.decide`, the same path as the JSON API, and the page shows them from the log, so a
+page is always the decision as it was recorded. Form control names are the schema's field
+names; the page's own controls start with an underscore (`_date`, `_explain`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import mimetypes
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qsl, quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
+
+from dsl import ast
+from dsl.coverage import DocumentCoverage
+from dsl.schema import FactError, Schema
+from kb.locate import locate
+from server.decision_log import LoggedDecision
+from server.runtime import Runtime
+from server.service import InputError, Service
+
+__all__ = ["router"]
+
+log = logging.getLogger("zhengce")
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+DATE, EXPLAIN, EXAMPLE = "_date", "_explain", "_example"
+SEARCH_HITS = 10
+YES_NO = (("true", "是"), ("false", "否"))
+
+OUTCOMES = {
+    "prohibit": ("禁止", "prohibit"),
+    "approve": ("审批", "approve"),
+    "file": ("备案", "file"),
+    "none": ("无适用规则", "none"),
+}
+STATUSES = {
+    "encoded": "已编码 encoded",
+    "by_parts": "分项编码 by parts",
+    "skipped": "不编码 skipped",
+    "open": "未处理 open",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(OUTCOMES=OUTCOMES, STATUSES=STATUSES)
+    env.filters.update(marked=marked, q=lambda s: quote(str(s), safe=""))
+    return env
+
+
+def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_environment().get_template(template).render(**context), status)
+
+
+def _message(status: int, message: str, detail: str = "", lookup: bool = False) -> HTMLResponse:
+    return _page("message.html", status, message=message, detail=detail, lookup=lookup)
+
+
+def _not_found(message: str, detail: str = "", lookup: bool = False) -> HTMLResponse:
+    return _message(404, message, detail, lookup)
+
+
+def _runtime(request: Request) -> Runtime:
+    return cast(Runtime, request.app.state.runtime)
+
+
+def marked(text: str, spans: Iterable[Sequence[int]] = ()) -> Markup:
+    """`text` escaped, with each (start, end) span (merged where they overlap) in <mark>."""
+    merged: list[list[int]] = []
+    for start, end in sorted((max(0, s), min(len(text), e)) for s, e in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[str] = []
+    cursor = 0
+    for start, end in merged:
+        out += [escape(text[cursor:start]), Markup("<mark>"), escape(text[start:end])]
+        out.append(Markup("</mark>"))
+        cursor = end
+    out.append(escape(text[cursor:]))
+    return Markup("").join(out)
+
+
+# ------------------------------------------------------------------------------ the form
+
+
+@dataclass(frozen=True)
+class Control:
+    """One form control for one schema field."""
+
+    name: str
+    label: str
+    kind: str  # select | number | date | text
+    unit: str
+    required: bool
+    options: tuple[tuple[str, str], ...]  # (value, label) of a select
+    value: str
+    errors: tuple[str, ...]
+
+
+def _literal_text(f: ast.FieldDef) -> str:
+    """The field's default as the form writes it ("" when none)."""
+    if f.default is None:
+        return ""
+    if f.type.kind == "bool":
+        return "true" if f.default.value == "true" else "false"
+    return f.default.value
+
+
+def controls(
+    schema: Schema, values: Mapping[str, str], errors: Mapping[str, list[str]]
+) -> list[Control]:
+    out = []
+    for f in schema.fields:
+        kind = {"number": "number", "date": "date"}.get(f.type.kind, "text")
+        options: tuple[tuple[str, str], ...] = ()
+        if f.type.kind in ("enum", "bool"):
+            kind = "select"
+            choices = [(v.name, v.label) for v in f.type.values] or list(YES_NO)
+            empty = "请选择 choose" if f.required else "未填"
+            if f.default is not None:
+                default = _literal_text(f)
+                empty = f"未填（默认 {dict(choices).get(default, default)}）"
+            options = (("", empty), *choices)
+        value, problems = values.get(f.name, ""), tuple(errors.get(f.name, ()))
+        unit, required = f.type.unit, f.required
+        out.append(Control(f.name, f.label, kind, unit, required, options, value, problems))
+    return out
+
+
+def project_from_form(
+    schema: Schema, form: Mapping[str, str]
+) -> tuple[dict[str, Any], list[FactError]]:
+    """The project from the non-empty controls: numbers as floats, 是/否 as booleans. A
+    number that does not parse is an error here; the schema checks everything else."""
+    project: dict[str, Any] = {}
+    errors = []
+    for f in schema.fields:
+        raw = form.get(f.name, "").strip()
+        if not raw:
+            continue
+        if f.type.kind == "number":
+            try:
+                project[f.name] = float(raw)
+            except ValueError:
+                unit = f" in {f.type.unit}" if f.type.unit else ""
+                message = f"'{f.name}' ({f.label}) must be a number{unit}, not {raw!r}"
+                errors.append(FactError(f.name, "wrong_type", message))
+        elif f.type.kind == "bool" and raw in ("true", "false"):
+            project[f.name] = raw == "true"
+        else:
+            project[f.name] = raw  # a bad 是/否 value stays a string: the schema says why
+    return project, errors
+
+
+def form_values(project: Mapping[str, Any]) -> dict[str, str]:
+    """A project's facts as form control values."""
+    out = {}
+    for name, value in project.items():
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, float) and value.is_integer():
+            out[name] = str(int(value))
+        elif value is not None:
+            out[name] = str(value)
+    return out
+
+
+def _examples(service: Service) -> dict[str, dict[str, str]]:
+    """policies/examples/*.json as form values (with `_date` when the file gives one)."""
+    found = {}
+    for path in sorted((service.root / "policies" / "examples").glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("example %s is not readable JSON; not offered on the page", path)
+            continue
+        if not isinstance(data, dict):
+            continue
+        project = data.get("project", data)
+        values = form_values(project) if isinstance(project, dict) else {}
+        if isinstance(data.get("date"), str):
+            values[DATE] = data["date"]
+        found[path.stem] = values
+    return found
+
+
+def _form_page(
+    service: Service,
+    values: Mapping[str, str],
+    explain: bool,
+    errors: Sequence[FactError] = (),
+    status: int = 200,
+) -> HTMLResponse:
+    schema = service.policies.schema
+    by_field: dict[str, list[str]] = {}
+    labels = {f.name: f.label for f in schema.fields} | {DATE: "评估日期"}
+    for e in errors:
+        by_field.setdefault(e.field, []).append(e.message)
+    summary = [(e.field if e.field in labels else "", labels.get(e.field, ""), e) for e in errors]
+    regions = sorted({p.header.region for p in service.policies.policies if p.header.region})
+    return _page(
+        "index.html",
+        status,
+        controls=controls(schema, values, by_field),
+        date=values.get(DATE, ""),
+        date_errors=by_field.get(DATE, []),
+        explain=explain,
+        summary=summary,
+        examples=list(_examples(service)),
+        regions=regions,
+        revision=service.policies.revision,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    """The form, prefilled from `?_example=<policies/examples file>` and any `?field=value`."""
+    service = _runtime(request).service
+    query = dict(request.query_params)
+    values = dict(_examples(service).get(query.pop(EXAMPLE, ""), {}))
+    values.update(query)
+    explain = values.pop(EXPLAIN, "on") not in ("", "0", "off", "false")
+    return _form_page(service, values, explain)
+
+
+def _bad_date(raw: str) -> FactError | None:
+    try:
+        dt.date.fromisoformat(raw)
+    except ValueError:
+        return FactError(DATE, "bad_date", f"评估日期 date must be YYYY-MM-DD, got {raw!r}")
+    return None
+
+
+@router.post("/decide", response_model=None)
+async def decide(request: Request) -> Response:
+    runtime = _runtime(request)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        message = "表单格式不支持 unsupported form encoding"
+        return _message(415, message, "send the form as application/x-www-form-urlencoded")
+    body = (await request.body()).decode("utf-8", errors="replace")
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    return await run_in_threadpool(_decide, runtime, form)
+
+
+def _decide(runtime: Runtime, form: dict[str, str]) -> Response:
+    service = runtime.service
+    schema = service.policies.schema
+    explain = bool(form.get(EXPLAIN))
+    date = form.get(DATE, "").strip() or None
+    project, errors = project_from_form(schema, form)
+    bad_date = _bad_date(date) if date else None
+    if errors or bad_date:
+        # Report every problem at once: the schema's own findings besides ours.
+        errors = [*([bad_date] if bad_date else []), *errors, *schema.validate(project)[1]]
+        return _form_page(service, form, explain, errors, 422)
+    try:
+        logged = runtime.decide(project, date, explain)
+    except InputError as exc:
+        return _form_page(service, form, explain, exc.errors, 422)
+    try:
+        logged.written.result()  # shown only once it is durably in the log
+    except Exception:
+        log.exception("decision %s could not be logged", logged.result["decision_id"])
+        message = "决定未能记录 the decision could not be logged"
+        return _message(503, message, "请稍后重试 please try again shortly")
+    return RedirectResponse(f"/decisions/{quote(logged.result['decision_id'])}", 303)
+
+
+# ------------------------------------------------------------------------ the decision
+
+
+def fact_text(schema: Schema, name: str, value: Any) -> str:
+    """A fact as a reviewer reads it: enum label (name), 是/否, number with its unit."""
+    f = schema.field(name)
+    if value is None:
+        return "缺失 missing"
+    if isinstance(value, bool):
+        return "是 true" if value else "否 false"
+    if f is None:
+        return str(value)
+    if f.type.kind == "enum" and isinstance(value, str):
+        canonical = schema.enum_value(f, value)
+        label = next((v.label for v in f.type.values if v.name == canonical), None)
+        return f"{label} ({canonical})" if label else value
+    if isinstance(value, float | int):
+        number = str(int(value)) if float(value).is_integer() else str(value)
+        return f"{number} {f.type.unit}".strip()
+    return str(value)
+
+
+def _policy_of_document(service: Service) -> dict[str, str]:
+    return {p.header.source: p.id for p in service.policies.policies}
+
+
+def _title(service: Service, document: str) -> str:
+    try:
+        return service.corpus.document(document).title
+    except LookupError:
+        return ""
+
+
+def _utc(when: dt.datetime) -> str:
+    """SQLite gives back the UTC time without its zone; PostgreSQL with it."""
+    aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return aware.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def decision_view(service: Service, logged: LoggedDecision) -> dict[str, Any]:
+    schema = service.policies.schema
+    result = logged.result
+    project = logged.input.get("project", {})
+    citations: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in result.get("citations", []):
+        group = citations.setdefault(
+            (c["document"], c["clause"]),
+            {
+                **c,
+                "title": _title(service, c["document"]),
+                "spans": [],
+                "unlocated": [],
+            },
+        )
+        if c.get("quote_at"):
+            group["spans"].append(c["quote_at"])
+        elif c["quote"] not in group["unlocated"]:
+            group["unlocated"].append(c["quote"])
+    related: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in result.get("related", []):
+        related.setdefault((r["near"]["document"], r["near"]["clause"]), []).append(r)
+    edit = {**form_values(project), DATE: logged.input.get("date") or ""}
+    if not logged.input.get("explain"):
+        edit[EXPLAIN] = "off"
+    return {
+        "d": result,
+        "logged_at": _utc(logged.created_at),
+        "facts": [
+            (name, f.label if (f := schema.field(name)) else "", fact_text(schema, name, v))
+            for name, v in project.items()
+        ],
+        "label": lambda name: f.label if (f := schema.field(name)) else "",
+        "fact": lambda name, v: fact_text(schema, name, v),
+        "citations": list(citations.values()),
+        "related": related,
+        "policy_of": _policy_of_document(service),
+        "edit": "/?" + urlencode(edit),
+    }
+
+
+@router.get("/decisions/lookup", response_model=None)
+def lookup(request: Request, id: str = "") -> Response:
+    wanted = id.strip()
+    if not wanted:
+        return _not_found("请输入决定编号 enter a decision id", lookup=True)
+    if _runtime(request).decision(wanted) is None:
+        return _not_found("没有这个决定 no such decision", wanted, lookup=True)
+    return RedirectResponse(f"/decisions/{quote(wanted, safe='')}", 303)
+
+
+@router.get("/decisions/{decision_id}", response_class=HTMLResponse)
+def decision_page(request: Request, decision_id: str) -> HTMLResponse:
+    runtime = _runtime(request)
+    logged = runtime.decision(decision_id)
+    if logged is None:
+        return _not_found("没有这个决定 no such decision", decision_id, lookup=True)
+    return _page("decision.html", **decision_view(runtime.service, logged))
+
+
+# ------------------------------------------------------------------------- the policies
+
+
+def _coverage(service: Service) -> dict[str, DocumentCoverage]:
+    return {c.document: c for c in service.coverage}
+
+
+@router.get("/policies", response_class=HTMLResponse)
+def policies_page(request: Request) -> HTMLResponse:
+    service = _runtime(request).service
+    coverage = _coverage(service)
+    rows = [(p, coverage.get(p.header.source)) for p in service.policies.policies]
+    unencoded = [c for c in service.coverage if not c.policy]
+    return _page(
+        "policies.html",
+        rows=rows,
+        unencoded=unencoded,
+        title=lambda d: _title(service, d),
+        revision=service.policies.revision,
+    )
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse)
+def policy_page(request: Request, policy_id: str) -> HTMLResponse:
+    service = _runtime(request).service
+    policy = service.policies.policy(policy_id)
+    if policy is None:
+        return _not_found("没有这个政策 no such policy", policy_id)
+    try:
+        document = service.corpus.document(policy.header.source)
+    except LookupError:
+        return _not_found("找不到来源文件 the source document is missing", policy.header.source)
+    status = {c.clause: c for c in _coverage(service)[document.id].clauses}
+    quotes: dict[str, list[str]] = {}
+    cites = [c for r in policy.rules for c in r.ast.cites]
+    cites += [c for r in policy.routes for c in r.ast.cites]
+    cites += [c for p in policy.params.values() for c in p.cites]
+    for c in cites:
+        quotes.setdefault(c.clause, []).append(c.quote)
+    clauses = []
+    for clause in document.clauses:
+        spans = [at for q in quotes.get(clause.id, []) if (at := locate(clause.text, q))]
+        clauses.append((clause, status.get(clause.id), marked(clause.text, spans)))
+    return _page("policy.html", policy=policy, document=document, clauses=clauses)
+
+
+# ---------------------------------------------------------------------------- search
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse:
+    service = _runtime(request).service
+    query, within = q.strip(), region.strip()
+    hits: list[dict[str, Any]] = []
+    problem = degraded = None
+    if query:
+        try:
+            kb = service.searcher.knowledge_base()
+            found = kb.search(query, SEARCH_HITS, within or None)
+            degraded = kb.degraded_reason
+        except Exception as exc:  # search is an extra: the page says so, never a 500
+            log.exception("clause search failed for %r", query)
+            problem = f"{type(exc).__name__}: {exc}"
+            found = []
+        policy_of = _policy_of_document(service)
+        hits = [
+            {
+                "hit": h,
+                "title": _title(service, h.document),
+                "policy": policy_of.get(h.document),
+                "html": marked(h.text, h.highlights),
+            }
+            for h in found
+        ]
+    regions = sorted({p.header.region for p in service.policies.policies if p.header.region})
+    return _page(
+        "search.html",
+        503 if problem else 200,
+        q=query,
+        region=within,
+        hits=hits,
+        problem=problem,
+        degraded=degraded,
+        regions=regions,
+    )
+
+
+# ---------------------------------------------------------------------------- static
+
+
+@router.get("/static/{name}", response_model=None)
+def static(name: str) -> Response:
+    """Only the files that sit directly in server/static/."""
+    files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+    path = files.get(name)
+    if path is None:
+        return _not_found("没有这个文件 no such file", name)
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=kind, headers={"Cache-Control": "max-age=300"})

@@ -1,0 +1,190 @@
+"""The reviewer's page in a real browser: Debian's chromium driven by Playwright against a real
+uvicorn server, with JavaScript switched off (the page must work without it).
+
+Needs `pip install playwright` (in the dev extras) and `apt-get install chromium`; the test
+never downloads a browser. It leaves a screenshot of a decision at /tmp/zhengce-decision.png.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import ROOT
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path("/tmp/zhengce-decision.png")
+PATH = [("所在工业园区(高新区、集中区)", "报送"), ("市园区办", "备案")]
+QUOTE = "对投资额度在1000万元以上的非供地类项目,由所在工业园区(高新区、集中区)报市园区办进行备案"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:
+    pytest.skip(
+        "playwright is not installed: `pip install -e .[dev]` (or `pip install playwright`); "
+        "the browser itself comes from Debian: `apt-get install chromium`",
+        allow_module_level=True,
+    )
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"no browser at {CHROMIUM}: install Debian's with `apt-get install chromium` "
+        "(the tests never download one)",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real uvicorn server on a free port of 127.0.0.1, in a background thread."""
+    import uvicorn
+
+    from kb.embed import HashEmbedder
+    from server.app import create_app
+    from server.config import Settings
+    from server.runtime import Runtime
+
+    tmp = tmp_path_factory.mktemp("browser")
+    env = {"ZHENGCE_DECISION_LOG": f"sqlite:///{tmp}/log.db", "ZHENGCE_WARM": "0"}
+    runtime = Runtime(
+        Settings.from_env(env, root=ROOT), embedder=HashEmbedder(), cache_dir=tmp / "cache"
+    )
+    app = create_app(runtime.settings, runtime=runtime)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the uvicorn server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    context = browser.new_context(
+        base_url=base_url, java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def field(page: Page, label: str) -> Locator:
+    """The form control labelled `label` (the Chinese label, as a person reads it)."""
+    return page.get_by_label(re.compile(rf"^{re.escape(label)}(?=[\s（*])"))
+
+
+def fill_example(page: Page) -> None:
+    page.goto("/")
+    field(page, "地区").fill("甘肃省/平凉市/崆峒区")
+    field(page, "园区").fill("平凉工业园区")
+    field(page, "园区级别").select_option(label="省级")
+    field(page, "用地方式").select_option(label="非供地")
+    field(page, "项目类别").select_option(label="工业")
+    field(page, "投资额").fill("1200")
+    page.get_by_label("评估日期 evaluation date").fill("2024-03-01")
+
+
+def path_steps(page: Page) -> list[tuple[str, str]]:
+    steps = page.locator("section[aria-labelledby=h-path] ol.path > li")
+    return [
+        (li.locator(".authority").inner_text(), li.locator(".action").inner_text())
+        for li in steps.all()
+    ]
+
+
+def test_a_reviewer_evaluates_a_project_and_finds_it_again(page: Page) -> None:
+    fill_example(page)
+    page.get_by_role("button", name="评估 evaluate").click()
+    page.wait_for_url(re.compile(r"/decisions/[0-9a-f]+$"))
+    assert page.locator("#outcome").inner_text().split() == ["备案", "file"]
+    assert path_steps(page) == PATH
+    citation = page.locator("#citations article.citation").first
+    assert citation.locator(".clause-id").inner_text() == "二.4"
+    assert citation.locator("mark").all_inner_texts() == [QUOTE]
+    assert page.locator("#why-not tbody tr").count() > 0
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    decision_id = page.locator("#decision-id").inner_text()
+    decision_url = page.url
+
+    page.goto("/")
+    page.get_by_label("决定编号 decision id").fill(decision_id)
+    page.get_by_role("button", name="查找 look up").click()
+    page.wait_for_url(decision_url)
+    assert path_steps(page) == PATH
+
+    page.goto("/")
+    page.get_by_label("决定编号 decision id").fill("no-such-decision")
+    page.get_by_role("button", name="查找 look up").click()
+    assert "没有这个决定" in page.locator("h1").inner_text()
+
+
+def test_bad_input_comes_back_with_the_error_beside_the_field(page: Page) -> None:
+    fill_example(page)
+    field(page, "投资额").fill("-5")
+    page.get_by_role("button", name="评估 evaluate").click()
+    page.wait_for_url(re.compile(r"/decide$"))
+    assert "at least 0" in page.locator("#e-investment_wan").inner_text()
+    assert field(page, "投资额").input_value() == "-5"
+    assert field(page, "地区").input_value() == "甘肃省/平凉市/崆峒区"
+    assert field(page, "园区级别").input_value() == "provincial"
+    field(page, "投资额").fill("1200")
+    page.get_by_role("button", name="评估 evaluate").click()
+    page.wait_for_url(re.compile(r"/decisions/[0-9a-f]+$"))
+    assert path_steps(page) == PATH
+
+
+def test_a_search_leads_to_the_clause_in_its_policy(page: Page) -> None:
+    page.goto("/")
+    page.get_by_label("关键词或问题 words or a question").fill("租赁厂房的项目由谁审核")
+    page.get_by_role("button", name="检索 search").click()
+    page.wait_for_url(re.compile(r"/search\?q="))
+    hits = page.locator("ol.hits > li")
+    assert hits.count() > 0
+    first = hits.first
+    assert first.locator("mark").count() > 0
+    where = first.locator("a.clause-id").inner_text()  # "jiading-2017 四.(一).1"
+    first.locator("a.clause-id").click()
+    document, clause = where.split(" ", 1)
+    page.wait_for_url(re.compile(r"/policies/[^/#]+#c-"))
+    target = page.locator("li.clause:target")
+    assert target.get_attribute("id") == f"c-{clause}"
+    assert target.locator(".clause-id").inner_text() == clause
+    assert document in page.locator("dl.meta").inner_text()

@@ -1,0 +1,108 @@
+"""`zhengce serve` as an operator meets it: a real process on loopback with several
+workers, a clear refusal of a broken policy set, and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ZHENGCE = [sys.executable, "-m", "server.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def env_for(root: Path, tmp: Path) -> dict[str, str]:
+    return os.environ | {
+        "ZHENGCE_ROOT": str(root),
+        "ZHENGCE_DECISION_LOG": f"sqlite:///{tmp / 'log.db'}",
+        "ZHENGCE_WARM": "0",
+    }
+
+
+def get(url: str) -> tuple[int, dict[str, object]]:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.status, json.loads(r.read())
+
+
+def test_serve_answers_on_loopback_with_two_workers(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*ZHENGCE, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+            cwd=ROOT,
+            env=env_for(ROOT, tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = get(f"{base}/healthz")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"the server did not start: {proc.stdout.read() if proc.stdout else ''}"
+                    )
+                time.sleep(0.3)
+        assert (status, body) == (200, {"status": "ok"})
+        project = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text())
+        ids = set()
+        for _ in range(6):  # over two workers: every decision lands in the one shared log
+            request = urllib.request.Request(
+                f"{base}/v1/evaluate",
+                data=json.dumps(project).encode(),
+                headers={"content-type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as r:
+                decision = json.loads(r.read())
+            assert decision["outcome"] == "file"
+            ids.add(decision["decision_id"])
+        for decision_id in ids:
+            assert get(f"{base}/v1/decisions/{decision_id}")[0] == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0
+
+
+def test_serve_refuses_a_broken_policy_set(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "policies", root / "policies")
+    path = root / "policies/pingliang-2023.zc"
+    path.write_text(path.read_text("utf-8") + "\n规则 坏 {\n", "utf-8")
+    done = subprocess.run(
+        [*ZHENGCE, "serve", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env_for(root, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "pingliang-2023.zc:" in done.stderr and "run `zhengce check`" in done.stderr
+    assert "Traceback" not in done.stderr
