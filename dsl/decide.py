@@ -29,6 +29,24 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Basis:
+    """A rule that puts a step on the path, and one clause that rule cites."""
+
+    rule: str
+    document: str
+    clause: str
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """A step of the decision's approval path and what it rests on."""
+
+    authority: str
+    action: str
+    basis: tuple[Basis, ...]
+
+
+@dataclass(frozen=True)
 class Citation:
     policy: str
     document: str
@@ -77,7 +95,7 @@ class Parameter:
 @dataclass(frozen=True)
 class Decision:
     outcome: str  # prohibit | approve | file | none
-    steps: tuple[Step, ...]
+    steps: tuple[PathStep, ...]
     obligations: tuple[str, ...]
     benefits: tuple[str, ...]
     notes: tuple[str, ...]
@@ -139,7 +157,7 @@ def decide(
     maybe = [r for r in rules if r.key in firing.possible]
     by_id = {p.id: p for p in active}
 
-    outcome, steps, notes = _combine(fired, maybe, by_id, facts)
+    outcome, path_rules, notes = _combine(fired, maybe, by_id, facts)
     used = fired + maybe
     citations = [_citation(by_id[r.policy], c) for r in used for c in r.ast.cites]
     params = []
@@ -162,7 +180,7 @@ def decide(
                 )
     return Decision(
         outcome=outcome,
-        steps=tuple(steps),
+        steps=_path(path_rules, by_id),
         obligations=_unique(o for r in fired for o in r.ast.obligations),
         benefits=_unique(b for r in fired for b in r.ast.benefits),
         notes=tuple(notes),
@@ -199,9 +217,10 @@ def _combine(
     maybe: list[RuleR],
     policies: Mapping[str, PolicyR],
     facts: Mapping[str, FactValue],
-) -> tuple[str, list[Step], list[str]]:
-    """Any prohibition wins; otherwise the strongest outcome with the paths of the rules that
-    give it, in policy and rule order. Qualified wording and trial status stay visible."""
+) -> tuple[str, list[RuleR], list[str]]:
+    """The outcome, the rules whose steps make the path (in path order) and the notes. Any
+    prohibition wins; otherwise the strongest outcome with the paths of the rules that give
+    it, in policy and rule order. Qualified wording and trial status stay visible."""
     notes: list[str] = []
     for r in fired:
         notes += [f"{r.key}: {n}" for n in r.ast.notes]
@@ -213,7 +232,7 @@ def _combine(
         # Rules without an outcome (duties, rewards) still add their steps; the outcome then
         # comes from the undetermined candidates, if they settle it.
         outcome, notes = _undetermined_outcome(maybe, notes, facts)
-        return outcome, list(_unique(s for r in fired for s in _steps(r))), notes
+        return outcome, fired, notes
     outcome = max((str(r.ast.outcome) for r in deciding), key=STRENGTH.__getitem__, default="none")
     # A prohibition stands alone; otherwise every fired rule adds its path, the strongest
     # outcome's first (a provincial park's plan is approved, then also filed).
@@ -223,8 +242,20 @@ def _combine(
     if len(_unique(_steps(r) for r in same)) > 1:
         names = "、".join(r.key for r in same)
         notes.append(f"多条规则适用且路径不同 (several rules apply with different paths): {names}")
-    steps = list(_unique(s for r in contributing for s in _steps(r)))
-    return outcome, steps, notes
+    return outcome, contributing, notes
+
+
+def _path(rules: list[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep, ...]:
+    """The steps of `rules` in order, each once, with the rules and clauses behind it."""
+    basis: dict[Step, list[Basis]] = {}
+    for r in rules:
+        source = policies[r.policy].header.source
+        for step in _steps(r):
+            basis.setdefault(step, [])
+            basis[step] += [Basis(r.key, source, c.clause) for c in r.ast.cites]
+    return tuple(
+        PathStep(step.authority, step.action, _unique(found)) for step, found in basis.items()
+    )
 
 
 def _undetermined_outcome(

@@ -119,6 +119,18 @@ class Step(BaseModel):
     action: str
 
 
+class Basis(BaseModel):
+    rule: str = Field(description="A fired rule that puts this step on the path.")
+    document: str
+    clause: str = Field(description="A clause that rule cites; its text is in `citations`.")
+
+
+class PathStep(BaseModel):
+    authority: str
+    action: str
+    basis: list[Basis] = Field(description="The rules and clauses behind this step.")
+
+
 class Citation(BaseModel):
     policy: str
     document: str
@@ -180,7 +192,7 @@ class Related(BaseModel):
 class Decision(BaseModel):
     decision_id: str = Field(description="Look it up again at /v1/decisions/{decision_id}.")
     outcome: Literal["prohibit", "approve", "file", "none"]
-    steps: list[Step] = Field(description="The approval path, in order.")
+    steps: list[PathStep] = Field(description="The approval path, in order.")
     obligations: list[str]
     benefits: list[str]
     notes: list[str]

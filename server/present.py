@@ -34,8 +34,10 @@ def decision(d: Decision, explain: bool) -> RenderableType:
         path.add_column("#")
         path.add_column("机关 authority")
         path.add_column("动作 action")
+        path.add_column("依据 basis")
         for i, s in enumerate(d.steps, 1):
-            path.add_row(str(i), s.authority, s.action)
+            clauses = dict.fromkeys(f"{b.document} {b.clause}" for b in s.basis)
+            path.add_row(str(i), s.authority, s.action, "; ".join(clauses))
         parts.append(path)
     for title, items in (
         ("义务 obligations", d.obligations),

@@ -75,8 +75,16 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(OUTCOMES=OUTCOMES, STATUSES=STATUSES)
-    env.filters.update(marked=marked, q=lambda s: quote(str(s), safe=""))
+    env.filters.update(marked=marked, q=lambda s: quote(str(s), safe=""), clauses=step_clauses)
     return env
+
+
+def step_clauses(basis: Iterable[Mapping[str, str]]) -> list[tuple[str, str, list[str]]]:
+    """A path step's clauses, each once, with the rules citing it (for the step's links)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for b in basis:
+        found.setdefault((b["document"], b["clause"]), []).append(b["rule"])
+    return [(document, clause, rules) for (document, clause), rules in found.items()]
 
 
 def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:

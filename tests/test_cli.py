@@ -45,7 +45,17 @@ def test_eval_json_has_the_documented_keys() -> None:
     data = json.loads(output)
     assert set(data) >= DECISION_KEYS
     assert data["outcome"] == "file" and data["date"] == "2024-03-01"
-    assert data["steps"][-1] == {"authority": "市园区办", "action": "备案"}
+    assert data["steps"][-1] == {
+        "authority": "市园区办",
+        "action": "备案",
+        "basis": [
+            {
+                "rule": "pingliang-2023/非供地项目备案",
+                "document": "pingliang-2023",
+                "clause": "二.4",
+            }
+        ],
+    }
     assert {"policy", "document", "doc_number", "clause", "quote"} == set(data["citations"][0])
     assert data["parameters"][0]["unspecified"] is False
 

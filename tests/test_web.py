@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -246,6 +247,22 @@ def test_a_citation_shows_the_whole_clause_with_the_quote_marked(
     assert [m.text for m in body.all("mark")] == [QUOTE]
     link = citations[0].one(cls="clause-id").attrs["href"]
     assert link.startswith("/policies/pingliang-2023#c-")
+
+
+def test_each_step_links_to_the_clause_behind_it(
+    example_page: tuple[str, Node], runtime: Runtime
+) -> None:
+    decision_id, page = example_page
+    logged = runtime.decision(decision_id)
+    assert logged is not None
+    section = page.one("section", **{"aria-labelledby": "h-path"})
+    anchors = {a.attrs["id"] for a in page.one(id="citations").all("article", cls="citation")}
+    for li, step in zip(section.all("li"), logged.result["steps"], strict=True):
+        links = li.all("a", cls="basis")
+        wanted = list(dict.fromkeys((b["document"], b["clause"]) for b in step["basis"]))
+        assert [squash(a.text) for a in links] == [f"依据 {clause}" for _, clause in wanted]
+        for a in links:
+            assert unquote(a.attrs["href"].removeprefix("#")) in anchors
 
 
 def test_explain_shows_why_not_and_related_clauses(
