@@ -16,6 +16,8 @@ from server.service import Service
 if TYPE_CHECKING:
     from kb.embed import Embedder
     from kb.search import KnowledgeBase
+    from server.config import Settings
+    from server.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +50,24 @@ class MemorySource:
 @pytest.fixture(scope="session")
 def service() -> Service:
     return Service.load(ROOT)
+
+
+def serving_settings(tmp: Path, root: Path = ROOT, **env: str) -> Settings:
+    """Serving settings for a test: the decision log in `tmp`, no background warming."""
+    from server.config import Settings
+
+    values = {"ZHENGCE_DECISION_LOG": f"sqlite:///{tmp / 'log.db'}", "ZHENGCE_WARM": "0"}
+    return Settings.from_env(values | env, root=root)
+
+
+def fast_runtime(tmp: Path, root: Path = ROOT, **env: str) -> Runtime:
+    """A serving runtime over `root` whose search uses kb's HashEmbedder (no model to load),
+    with its caches and decision log in `tmp`."""
+    from kb.embed import HashEmbedder
+    from server.runtime import Runtime
+
+    settings = serving_settings(tmp, root, **env)
+    return Runtime(settings, embedder=HashEmbedder(), cache_dir=tmp / "cache")
 
 
 # ---------------------------------------------------------------------------- knowledge base

@@ -16,19 +16,13 @@ from fastapi.testclient import TestClient
 from kb.embed import Embedder, HashEmbedder
 from kb.normalize import normalize
 from server.app import create_app
-from server.config import Settings
 from server.decision_log import DecisionLogError
 from server.runtime import Runtime
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fast_runtime, serving_settings
 
 EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 PROJECT: dict[str, Any] = EXAMPLE["project"]
 KEY = "test-admin-key"
-
-
-def settings(root: Path, tmp: Path, **env: str) -> Settings:
-    values = {"ZHENGCE_DECISION_LOG": f"sqlite:///{tmp / 'log.db'}", "ZHENGCE_WARM": "0"}
-    return Settings.from_env(values | env, root=root)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +33,9 @@ def client(
     depend on it); warming is off so that tests see the lazy paths too."""
     cache, embedder = e5
     tmp = tmp_path_factory.mktemp("api")
-    app = create_app(settings(ROOT, tmp, ZHENGCE_ADMIN_KEY=KEY), embedder=embedder, cache_dir=cache)
+    app = create_app(
+        serving_settings(tmp, ZHENGCE_ADMIN_KEY=KEY), embedder=embedder, cache_dir=cache
+    )
     with TestClient(app) as c:
         yield c
 
@@ -241,9 +237,7 @@ def test_health_and_ready(client: TestClient) -> None:
 
 
 def test_not_ready_while_warming(tmp_path: Path) -> None:
-    runtime = Runtime(
-        settings(ROOT, tmp_path), embedder=HashEmbedder(), cache_dir=tmp_path / "cache"
-    )
+    runtime = fast_runtime(tmp_path)
     runtime.warm_state = "warming"  # as it is while the indexes open
     with TestClient(create_app(runtime=runtime)) as c:
         r = c.get("/readyz")
@@ -343,9 +337,7 @@ def test_every_failing_path_has_the_error_shape(
 
 
 def test_admin_is_off_without_a_key(tmp_path: Path) -> None:
-    app = create_app(
-        settings(ROOT, tmp_path), embedder=HashEmbedder(), cache_dir=tmp_path / "cache"
-    )
+    app = create_app(runtime=fast_runtime(tmp_path))
     with TestClient(app) as c:
         r = c.post("/v1/admin/reload", headers={"X-API-Key": ""})
         assert r.status_code == 403
@@ -372,7 +364,7 @@ class BrokenLog:
 
 def test_decision_log_failures_answer_503(tmp_path: Path) -> None:
     runtime = Runtime(
-        settings(ROOT, tmp_path),
+        serving_settings(tmp_path),
         embedder=HashEmbedder(),
         cache_dir=tmp_path / "cache",
         decision_log=BrokenLog(),  # type: ignore[arg-type]
@@ -389,9 +381,7 @@ def test_decision_log_failures_answer_503(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_failure_answers_500_in_the_shape(tmp_path: Path) -> None:
-    runtime = Runtime(
-        settings(ROOT, tmp_path), embedder=HashEmbedder(), cache_dir=tmp_path / "cache"
-    )
+    runtime = fast_runtime(tmp_path)
 
     def explode(*_: Any, **__: Any) -> Any:
         raise RuntimeError("a bug")
@@ -415,11 +405,7 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 def test_reload_picks_up_a_changed_policy(project_copy: Path, tmp_path: Path) -> None:
-    app = create_app(
-        settings(project_copy, tmp_path, ZHENGCE_ADMIN_KEY=KEY),
-        embedder=HashEmbedder(),
-        cache_dir=tmp_path / "cache",
-    )
+    app = create_app(runtime=fast_runtime(tmp_path, project_copy, ZHENGCE_ADMIN_KEY=KEY))
     headers = {"X-API-Key": KEY}
     with TestClient(app) as c:
         before = c.post("/v1/evaluate", json={"project": PROJECT}).json()
@@ -437,11 +423,7 @@ def test_reload_picks_up_a_changed_policy(project_copy: Path, tmp_path: Path) ->
 
 
 def test_reload_refuses_a_broken_set_and_keeps_serving(project_copy: Path, tmp_path: Path) -> None:
-    app = create_app(
-        settings(project_copy, tmp_path, ZHENGCE_ADMIN_KEY=KEY),
-        embedder=HashEmbedder(),
-        cache_dir=tmp_path / "cache",
-    )
+    app = create_app(runtime=fast_runtime(tmp_path, project_copy, ZHENGCE_ADMIN_KEY=KEY))
     with TestClient(app) as c:
         before = c.post("/v1/evaluate", json={"project": PROJECT}).json()
         path = project_copy / "policies/pingliang-2023.zc"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import fast_runtime
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -57,16 +57,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server on a free port of 127.0.0.1, in a background thread."""
     import uvicorn
 
-    from kb.embed import HashEmbedder
     from server.app import create_app
-    from server.config import Settings
-    from server.runtime import Runtime
 
     tmp = tmp_path_factory.mktemp("browser")
-    env = {"ZHENGCE_DECISION_LOG": f"sqlite:///{tmp}/log.db", "ZHENGCE_WARM": "0"}
-    runtime = Runtime(
-        Settings.from_env(env, root=ROOT), embedder=HashEmbedder(), cache_dir=tmp / "cache"
-    )
+    runtime = fast_runtime(tmp)
     app = create_app(runtime.settings, runtime=runtime)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile

@@ -17,13 +17,11 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from kb.embed import HashEmbedder
 from server.app import create_app
-from server.config import Settings
 from server.decision_log import DecisionLogError
 from server.runtime import Logged, Runtime
 from server.web import marked
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fast_runtime
 
 EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 # The example as a person types it into the form.
@@ -127,10 +125,7 @@ def path_of(page: Node) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     tmp = tmp_path_factory.mktemp("web")
-    env = {"ZHENGCE_DECISION_LOG": f"sqlite:///{tmp}/log.db", "ZHENGCE_WARM": "0"}
-    rt = Runtime(
-        Settings.from_env(env, root=ROOT), embedder=HashEmbedder(), cache_dir=tmp / "cache"
-    )
+    rt = fast_runtime(tmp)
     yield rt
     rt.close()
 
