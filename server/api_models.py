@@ -37,12 +37,13 @@ EXAMPLE_PROJECT: dict[str, Any] = {
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: `"explain": 0` or `"k": "5"` is refused as the wrong type, as documented,
+    # rather than quietly converted. Subclasses' configs merge into this one.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class EvaluateRequest(Request):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [{"project": EXAMPLE_PROJECT, "date": "2024-03-01", "explain": True}]
         },
@@ -62,7 +63,6 @@ class EvaluateRequest(Request):
 
 class BatchRequest(Request):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -83,7 +83,6 @@ class BatchRequest(Request):
 
 class RouteRequest(Request):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"matter": "化工园区清理整顿由谁牵头", "region": "江西省", "date": "2019-06-01"}
@@ -404,6 +403,9 @@ def project_json_schema(schema: Schema) -> dict[str, Any]:
             prop = {"type": "string", "enum": names + [v.label for v in f.type.values]}
         elif kind == "date":
             prop = {"type": "string", "format": "date"}
+        elif kind == "region":
+            # Levels joined by "/", none of them blank: 甘肃省/平凉市.
+            prop = {"type": "string", "pattern": r"^[^/]*[^/\s][^/]*(/[^/]*[^/\s][^/]*)*$"}
         else:
             prop = {"type": "string"}
         if not f.required:

@@ -459,6 +459,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.decision_log.open()  # again, when a lifespan ends and a new one starts
         if settings.warm and runtime.warm_state == "cold":
             runtime.warm_state = "warming"
             threading.Thread(target=runtime.warm, name="warm", daemon=True).start()

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,10 +87,22 @@ class DecisionLog:
             _sqlite_durability(self.engine)
         METADATA.create_all(self.engine)
         self.max_batch = max_batch
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._writer = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._writer.start()
         self.batches = 0  # commits made, for the benchmark and the tests
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self.open()
+
+    @property
+    def closed(self) -> bool:
+        return self._writer is None
+
+    def open(self) -> None:
+        """Start the writer; a log that was closed can be opened again (an app's lifespan
+        can end and start again). Does nothing on an open log."""
+        if self._writer is None:
+            self._queue = queue.Queue()
+            self._writer = threading.Thread(target=self._run, name="decision-log", daemon=True)
+            self._writer.start()
 
     def submit(
         self,
@@ -101,6 +113,9 @@ class DecisionLog:
     ) -> Future[None]:
         """Queue a decision; the future resolves once it is committed."""
         done: Future[None] = Future()
+        if self._writer is None:
+            done.set_exception(DecisionLogError("the decision log is closed"))
+            return done
         row = {
             "decision_id": decision_id,
             "created_at": dt.datetime.now(dt.UTC),
@@ -148,11 +163,11 @@ class DecisionLog:
         except Exception as e:  # the database refused: every waiting request learns why
             error = DecisionLogError(f"the decision log could not be written: {e}")
             for _, done in batch:
-                done.set_exception(error)
+                _settle(done, error)
             return
         self.batches += 1
         for _, done in batch:
-            done.set_result(None)
+            _settle(done, None)
 
     def get(self, decision_id: str) -> LoggedDecision | None:
         with self.engine.connect() as conn:
@@ -167,6 +182,20 @@ class DecisionLog:
         return LoggedDecision(row.decision_id, created, row.revision, row.input, row.result)
 
     def close(self) -> None:
-        self._queue.put(_STOP)
-        self._writer.join(timeout=30)
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            self._writer.join(timeout=30)
+            self._writer = None
         self.engine.dispose()
+
+
+def _settle(done: Future[None], error: Exception | None) -> None:
+    # A request cancelled while it waited (its client gave up) cancels its future: nobody is
+    # told, but the writer must go on (and the decision is logged all the same).
+    try:
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+    except InvalidStateError:
+        pass

@@ -358,6 +358,9 @@ class BrokenLog:
     def get(self, _: str) -> Any:
         raise OSError("database is locked")
 
+    def open(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -106,3 +106,34 @@ def test_serve_refuses_a_broken_policy_set(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "pingliang-2023.zc:" in done.stderr and "run `zhengce check`" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_served_connections_have_nagle_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With several workers uvicorn leaves TCP_NODELAY off, and each keep-alive response then
+    waits ~40 ms for the client's delayed ACK (server/tcp.py); our protocol turns it on."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from server.tcp import NoDelayH11Protocol
+
+    handed_on = []
+    monkeypatch.setattr(H11Protocol, "connection_made", lambda _, t: handed_on.append(t))
+
+    class Transport:
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+
+        def get_extra_info(self, name: str) -> object:
+            return self.sock if name == "socket" else None
+
+    with socket.socket() as listener, socket.socket() as client:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client.connect(listener.getsockname())
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+            transport = Transport(accepted)
+            protocol = object.__new__(NoDelayH11Protocol)
+            protocol.connection_made(transport)  # type: ignore[arg-type]
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+            assert handed_on == [transport]  # uvicorn's own set-up still runs

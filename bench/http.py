@@ -1,0 +1,703 @@
+"""Load-test the HTTP API on loopback: requests/s and latency of /v1/evaluate (with and
+without explain) and /v1/route, served by `zhengce serve` as it is deployed.
+
+    python bench/http.py [--workers 2] [--requests 5000] [--concurrency 16] [--seconds 60]
+    python bench/http.py --only evaluate --engine interpret
+    python bench/http.py --url http://127.0.0.1:8000     # a server that is already running
+
+Without --url it starts `zhengce serve --workers N` on a free port of 127.0.0.1, with the
+decision log in a temporary SQLite file, waits until every worker answers /readyz, runs the
+scenarios and stops the server, also on an error, Ctrl-C or kill. Each scenario is a warm-up,
+then a fixed number of requests over C keep-alive connections spread evenly over the
+workers, each connection sending its next request once the last is answered; it stops early
+at --seconds, and a request still unanswered then gets 30 s more: a run cannot hang.
+
+The client is a small HTTP/1.1 client on asyncio streams with the requests encoded up front,
+so that on a two-core machine it takes as little CPU from the server as it can. Under each
+scenario a line gives each worker's connections and CPU share and the share of every other
+process on the machine: a run that shared the machine measured less than the server can do.
+Nothing is asserted except the target line, which says met or not met.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as `python bench/http.py`, this file's folder is sys.path[0], where "http" would be
+# this file rather than the standard library's package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterable, Iterator, Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+ROOT = _HERE.parent
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TARGET_RPS = 1_000
+TARGET_P99_MS = 50.0
+REQUEST_TIMEOUT = 30.0  # one request; the scenario's --seconds bounds the whole run
+
+# Varied so that the server does not answer one identical request: days the Pingliang policy
+# is in force, and investments on both sides of its 1,000万元 threshold.
+DATES = ["2023-09-01", "2024-01-15", "2024-03-01", "2024-06-30", "2025-02-01"]
+INVESTMENTS = [300, 999.5, 1000, 1200, 3500, 8000, 20000]
+ROUTES = [
+    {"matter": "化工园区清理整顿由谁牵头", "region": "江西省", "date": "2019-06-01"},
+    {"matter": "园区遇到重大困难找谁协调", "region": "甘肃省/平凉市", "date": "2024-03-01"},
+    {"matter": "取缔违法违规化工企业", "region": "江西省", "date": "2019-06-01"},
+    {"matter": "园区招商引资项目协调", "region": "甘肃省/平凉市", "date": "2024-03-01"},
+]
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on: the message says why."""
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+@dataclass
+class Tally:
+    latencies_ns: list[int] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # no answer: error name -> count
+
+    def fail(self, exc: BaseException) -> None:
+        name = type(exc).__name__
+        self.failures[name] = self.failures.get(name, 0) + 1
+
+
+def encode(method: str, host: str, port: int, path: str, body: Any = None) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+    if body is None:
+        return (head + "\r\n").encode()
+    data = json.dumps(body, ensure_ascii=False).encode()
+    head += f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    return head.encode() + data
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """Status, body and whether the server will close the connection."""
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionResetError("the server closed the connection")
+    status = int(status_line.split(b" ", 2)[1])
+    length, chunked, close = 0, False, False
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"connection":
+            close = b"close" in value.lower()
+    if not chunked:
+        return status, await reader.readexactly(length), close
+    parts = []
+    while size := int((await reader.readline()).split(b";")[0], 16):
+        parts.append(await reader.readexactly(size))
+        await reader.readline()
+    while (await reader.readline()) not in (b"\r\n", b"\n", b""):  # trailers
+        pass
+    return status, b"".join(parts), close
+
+
+class StaleConnection(ConnectionResetError):
+    """The server closed a kept-alive connection before answering on it."""
+
+
+class Connection:
+    """One keep-alive connection, reopened when the server closes it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """The status and body of the answer. A kept-alive connection that the server closed
+        while it was idle (uvicorn closes them after 5 s) is reopened and the request sent
+        again, once, as HTTP clients do; any other failure is raised."""
+        try:
+            return await self._send(request)
+        except StaleConnection:
+            return await self._send(request)
+
+    async def _send(self, request: bytes) -> tuple[int, bytes]:
+        if self.reader is not None and self.reader.at_eof():
+            self.close()
+        fresh = self.writer is None
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            sock = self.writer.get_extra_info("socket")
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assert self.reader is not None
+        try:
+            self.writer.write(request)
+            status, body, close = await read_response(self.reader)
+        except ConnectionResetError as exc:
+            self.close()
+            if fresh:
+                raise
+            raise StaleConnection(str(exc)) from exc
+        except BaseException:
+            self.close()
+            raise
+        if close:
+            self.close()
+        return status, body
+
+    def client_port(self) -> int | None:
+        if self.writer is None:
+            return None
+        port: int = self.writer.get_extra_info("sockname")[1]
+        return port
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def open_pool(
+    host: str, port: int, size: int, workers: Workers | None = None
+) -> list[Connection]:
+    """`size` connections, each answered once, spread evenly over the server's workers.
+
+    uvicorn's workers share one listening socket, and a worker woken by it accepts every
+    connection waiting: opened all at once, the connections often all land on one worker,
+    which then serves the whole keep-alive run alone while the other idles. So they are
+    opened one at a time, and where the workers can be seen in /proc, a connection that
+    lands on a worker that already has its share is closed and opened again (a load
+    balancer in front of the workers would spread them so). The line under each scenario
+    shows how the connections were spread.
+    """
+    probe = encode("GET", host, port, "/healthz")
+    pids = workers.pids if workers else []
+    share = -(-size // len(pids)) if pids else size  # ceiling
+    held: dict[int | None, int] = {}
+    pool: list[Connection] = []
+    tries = 0
+    try:
+        while len(pool) < size:
+            conn = Connection(host, port)
+            await asyncio.wait_for(conn.send(probe), REQUEST_TIMEOUT)
+            tries += 1
+            pid = workers.serving(conn.client_port() or 0) if workers and pids else None
+            if held.get(pid, 0) >= share and tries <= 10 * size:  # then take what comes
+                conn.close()
+                continue
+            held[pid] = held.get(pid, 0) + 1
+            pool.append(conn)
+    except BaseException:
+        for conn in pool:
+            conn.close()
+        raise
+    return pool
+
+
+async def load(
+    pool: Sequence[Connection], requests: Sequence[bytes], total: int, seconds: float
+) -> tuple[Tally, float]:
+    """Send `total` requests (cycling through `requests`) over the connections of `pool`,
+    each sending its next once the last is answered; stop early once `seconds` have passed.
+    The tally and the wall time in seconds."""
+    tally = Tally()
+    counter = itertools.count()
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def worker(conn: Connection) -> None:
+        while (i := next(counter)) < total and time.perf_counter() < deadline:
+            start = time.perf_counter_ns()
+            try:
+                status, _ = await conn.send(requests[i % len(requests)])
+            except (OSError, EOFError, ValueError, IndexError) as exc:
+                tally.fail(exc)
+                await asyncio.sleep(0.01)  # a refused connection must not spin
+                continue
+            tally.latencies_ns.append(time.perf_counter_ns() - start)
+            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+
+    tasks = [asyncio.create_task(worker(conn)) for conn in pool]
+    # One request in flight per connection when the deadline passes: give each its timeout.
+    done, pending = await asyncio.wait(tasks, timeout=seconds + REQUEST_TIMEOUT)
+    for task in pending:
+        task.cancel()
+        tally.fail(TimeoutError())
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        if (exc := task.exception()) is not None:
+            tally.fail(exc)
+    return tally, time.perf_counter() - started
+
+
+# --------------------------------------------------------------- the server's processes
+
+
+class Workers:
+    """The processes serving a port on this machine, read from /proc (Linux; elsewhere none
+    are found and nothing is shown): their CPU time and the connections each holds."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.tick = os.sysconf("SC_CLK_TCK")
+        listening = self._sockets("0A")  # TCP_LISTEN
+        holders = {pid: ppid for pid, ppid, inodes in self._processes() if inodes & listening}
+        # uvicorn's supervisor and its workers all hold the listening socket: the workers are
+        # the holders whose parent holds it too; a single process serves alone.
+        workers = [pid for pid, ppid in holders.items() if ppid in holders]
+        self.pids = sorted(workers or holders)
+
+    def _sockets(self, state: str, peer: int | None = None) -> set[str]:
+        """Inodes of the TCP sockets on the port in this state (hex, as /proc/net/tcp), and
+        only those connected to the `peer` port when it is given."""
+        found = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
+                for line in itertools.islice(lines, 1, None):
+                    cols = line.split()
+                    local, remote = (int(a.rsplit(":", 1)[1], 16) for a in cols[1:3])
+                    if cols[3] == state and local == self.port and peer in (None, remote):
+                        found.add(cols[9])
+        return found
+
+    @staticmethod
+    def _processes(pids: Iterable[int] | None = None) -> Iterator[tuple[int, int, set[str]]]:
+        """(pid, parent pid, socket inodes) of each process that can be read."""
+        paths = [Path(f"/proc/{p}") for p in pids] if pids else Path("/proc").glob("[0-9]*")
+        for entry in paths:
+            try:
+                ppid = int(stat_fields(entry / "stat")[1])
+                links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+            except (OSError, ValueError, IndexError):
+                continue
+            inodes = {link[8:-1] for link in links if link.startswith("socket:[")}
+            yield int(entry.name), ppid, inodes
+
+    def cpu_seconds(self) -> list[float]:
+        out = []
+        for pid in self.pids:
+            try:
+                fields = stat_fields(Path(f"/proc/{pid}/stat"))
+                out.append((int(fields[11]) + int(fields[12])) / self.tick)
+            except (OSError, ValueError, IndexError):
+                out.append(float("nan"))
+        return out
+
+    def serving(self, client_port: int) -> int | None:
+        """The worker that holds the connection from this client port."""
+        inodes = self._sockets("01", peer=client_port)
+        return next((pid for pid, _, held in self._processes(self.pids) if held & inodes), None)
+
+    def connections(self) -> list[int]:
+        """Established connections on the port, per worker."""
+        established = self._sockets("01")
+        held = {pid: len(inodes & established) for pid, _, inodes in self._processes(self.pids)}
+        return [held.get(pid, 0) for pid in self.pids]
+
+
+def stat_fields(path: Path) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces): state, ppid, …"""
+    text = path.read_text("ascii", errors="replace")
+    return text[text.rindex(")") + 2 :].split()
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    requests: list[bytes]
+    total: int
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    count: int
+    seconds: float
+    rps: float
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    non_2xx: int
+    failed: int
+    client_cpu: float  # the client's CPU seconds over wall seconds
+    statuses: dict[int, int]
+    answered: int  # 2xx answers, warm-up included
+    workers: str  # each worker's connections and CPU share, the other processes' CPU share
+
+    def row(self) -> str:
+        return (
+            f"{self.name:22}{self.count:7}{self.seconds:8.1f}{self.rps:9.0f}"
+            f"{self.p50:8.1f}{self.p90:8.1f}{self.p99:8.1f}{self.max:8.1f}"
+            f"{self.non_2xx:8}{self.failed:7}{self.client_cpu:7.0%}"
+        )
+
+
+HEADER = (
+    f"{'scenario':22}{'n':>7}{'s':>8}{'req/s':>9}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}"
+    f"{'non-2xx':>8}{'failed':>7}{'client':>7}"
+)
+
+
+def percentile(ordered: Sequence[int], q: float) -> float:
+    """Nearest-rank percentile of sorted nanoseconds, in milliseconds."""
+    if not ordered:
+        return float("nan")
+    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1] / 1e6
+
+
+def example() -> tuple[dict[str, Any], str]:
+    data = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
+    return data["project"], data["date"]
+
+
+def scenarios(host: str, port: int, args: argparse.Namespace) -> list[Scenario]:
+    project, _ = example()
+    bodies = [
+        {"project": project | {"investment_wan": money}, "date": date, "engine": args.engine}
+        for date, money in itertools.product(DATES, INVESTMENTS)
+    ]
+    evaluate = [encode("POST", host, port, "/v1/evaluate", b) for b in bodies]
+    explain = [encode("POST", host, port, "/v1/evaluate", b | {"explain": True}) for b in bodies]
+    route = [encode("POST", host, port, "/v1/route", r) for r in ROUTES]
+    every = {
+        "evaluate": Scenario("evaluate", evaluate, args.requests),
+        "explain": Scenario("evaluate explain", explain, args.requests),
+        "route": Scenario("route", route, args.route_requests),
+    }
+    return [every[key] for key in args.only]
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (Linux; NaN elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(x) for x in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(workers: Workers | None) -> tuple[float, float, list[float]]:
+    """(this process, the whole machine, each server worker) in CPU seconds."""
+    return time.process_time(), machine_busy_seconds(), workers.cpu_seconds() if workers else []
+
+
+def cpu_usage(
+    before: tuple[float, float, list[float]],
+    after: tuple[float, float, list[float]],
+    seconds: float,
+    workers: Workers | None,
+) -> dict[str, Any]:
+    """Shares of one core over `seconds`: the client's, and a line with each worker's and
+    the other processes' (a benchmark that shares the machine measures less than it can)."""
+    client = (after[0] - before[0]) / seconds
+    server = [(b - a) / seconds for a, b in zip(before[2], after[2], strict=True)]
+    others = (after[1] - before[1]) / seconds - client - sum(server)
+    parts = []
+    if workers and workers.pids:
+        parts.append(
+            "per worker "
+            + ", ".join(
+                f"{n} conn {share:.0%} CPU"
+                for n, share in zip(workers.connections(), server, strict=True)
+            )
+        )
+    if others == others:  # not NaN
+        parts.append(f"other processes {max(others, 0):.0%} CPU")
+    return {"client": client, "text": "; ".join(parts)}
+
+
+async def run_scenario(
+    host: str, port: int, s: Scenario, args: argparse.Namespace, workers: Workers | None
+) -> Result:
+    pool = await open_pool(host, port, args.concurrency, workers)
+    try:
+        warm_ok = 0
+        if args.warmup:
+            warm, _ = await load(pool, s.requests, args.warmup, args.seconds)
+            warm_ok = sum(n for status, n in warm.statuses.items() if 200 <= status < 300)
+        before = cpu_snapshot(workers)
+        tally, seconds = await load(pool, s.requests, s.total, args.seconds)
+        usage = cpu_usage(before, cpu_snapshot(workers), seconds, workers)
+    finally:
+        for conn in pool:
+            conn.close()
+    ordered = sorted(tally.latencies_ns)
+    non_2xx = sum(n for status, n in tally.statuses.items() if not 200 <= status < 300)
+    if tally.failures:
+        failures = ", ".join(f"{n} {name}" for name, n in sorted(tally.failures.items()))
+        print(f"  {s.name}: requests without an answer: {failures}", file=sys.stderr)
+    return Result(
+        name=s.name,
+        count=len(ordered),
+        seconds=seconds,
+        rps=len(ordered) / seconds if seconds else 0.0,
+        p50=percentile(ordered, 50),
+        p90=percentile(ordered, 90),
+        p99=percentile(ordered, 99),
+        max=ordered[-1] / 1e6 if ordered else float("nan"),
+        non_2xx=non_2xx,
+        failed=sum(tally.failures.values()),
+        client_cpu=usage.pop("client"),
+        statuses=dict(sorted(tally.statuses.items())),
+        answered=warm_ok + len(ordered) - non_2xx,
+        workers=usage.pop("text"),
+    )
+
+
+async def check_answers(host: str, port: int, s: Scenario) -> None:
+    """One request of each kind before measuring: a benchmark of 4xx answers measures
+    nothing, so a scenario whose requests are refused stops the run with the reason."""
+    conn = Connection(host, port)
+    try:
+        status, body = await asyncio.wait_for(conn.send(s.requests[0]), REQUEST_TIMEOUT)
+    finally:
+        conn.close()
+    if not 200 <= status < 300:
+        raise BenchError(f"{s.name}: the server answered {status}: {body[:500]!r}")
+
+
+async def run_all(
+    host: str, port: int, args: argparse.Namespace, workers: Workers | None = None
+) -> list[Result]:
+    chosen = scenarios(host, port, args)
+    for s in chosen:
+        await check_answers(host, port, s)
+    print(
+        f"{args.concurrency} connections, warm-up {args.warmup} requests, "
+        f"at most {args.seconds:g} s per scenario; latency in ms; "
+        "client: this script's CPU share of one core"
+    )
+    print(HEADER)
+    results = []
+    for s in chosen:
+        result = await run_scenario(host, port, s, args, workers)
+        print(result.row(), flush=True)
+        if result.workers:
+            print(f"{'':4}{result.workers}", flush=True)
+        results.append(result)
+    return results
+
+
+def target_line(results: Sequence[Result]) -> str:
+    found = [r for r in results if r.name == "evaluate"]
+    head = f"target: evaluate (no explain) ≥ {TARGET_RPS:,} req/s with p99 < {TARGET_P99_MS:g} ms"
+    if not found:
+        return f"{head}: not measured"
+    r = found[0]
+    met = r.rps >= TARGET_RPS and r.p99 < TARGET_P99_MS and r.non_2xx == 0 and r.failed == 0
+    return f"{head}: {'met' if met else 'not met'} ({r.rps:,.0f} req/s, p99 {r.p99:.1f} ms)"
+
+
+# ----------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def wait_ready(
+    host: str, port: int, timeout: float, server: subprocess.Popen[bytes] | None, count: int
+) -> tuple[dict[str, Any], Workers]:
+    """Poll /readyz, each time on a new connection, until every worker has answered 200
+    (ready, or degraded: BM25 only), the server process exits, or `timeout` seconds pass.
+
+    /readyz is answered by whichever worker accepts the connection, and the first worker up
+    answers while the others may still be loading the policies: measured then, the first
+    connections would all land on one worker. So the worker behind each answer is looked up
+    in /proc, until all `count` of them (or all found, with count 0) have answered. Where
+    /proc cannot be read, the first 200 is taken. The readiness body and the workers."""
+    deadline = time.monotonic() + timeout
+    request = encode("GET", host, port, "/readyz")
+    last, answered = "no answer", set()
+    while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:
+            raise BenchError(f"the server exited with status {server.returncode} before ready")
+        workers = Workers(port)
+        conn = Connection(host, port)
+        try:
+            status, body = await asyncio.wait_for(conn.send(request), 5)
+            last = f"{status} {body[:200].decode(errors='replace')}"
+            if status == 200:
+                answered.add(workers.serving(conn.client_port() or 0))
+                everyone = set(workers.pids)
+                if not everyone or (len(everyone) >= count and everyone <= answered):
+                    ready: dict[str, Any] = json.loads(body)
+                    return ready, workers
+        except (OSError, EOFError, TimeoutError, ValueError) as exc:
+            last = repr(exc)
+        finally:
+            conn.close()
+        await asyncio.sleep(0.05 if answered else 0.5)
+    raise BenchError(f"the server was not ready after {timeout:g} s; last answer: {last}")
+
+
+@contextlib.contextmanager
+def started_server(workers: int, folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """`zhengce serve` on a free loopback port with its own decision log; stopped on exit,
+    whatever happens (SIGTERM, then SIGKILL to its process group after 15 s)."""
+    port = free_port()
+    env = os.environ | {
+        "ZHENGCE_ROOT": str(ROOT),
+        "ZHENGCE_DECISION_LOG": f"sqlite:///{folder / 'decisions.sqlite3'}",
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [
+        str(Path(sys.executable).with_name("zhengce")),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    with (folder / "server.log").open("wb") as out:
+        # Its own session, so that Ctrl-C reaches this script, which then stops the server.
+        server = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield server, port
+    finally:
+        stop(server)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)  # the session it was started in
+        server.wait(5)
+
+
+def logged_decisions(folder: Path) -> int:
+    with contextlib.closing(sqlite3.connect(folder / "decisions.sqlite3")) as db:
+        count: int = db.execute("select count(*) from decisions").fetchone()[0]
+        return count
+
+
+def print_ready(ready: dict[str, Any]) -> None:
+    search = ready.get("search", {})
+    print(
+        f"server {ready.get('status')}: revision {ready.get('revision')}, "
+        f"dense search {search.get('dense_available')}, warm {search.get('warm')}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.url:
+        parts = urlsplit(args.url)
+        host, port = parts.hostname or "", parts.port or 80
+        if parts.scheme != "http" or host not in LOOPBACK:
+            raise BenchError(f"--url must be http:// on loopback (127.0.0.1), got {args.url}")
+        ready, workers = asyncio.run(wait_ready(host, port, args.ready_timeout, None, 0))
+        print_ready(ready)
+        results = asyncio.run(run_all(host, port, args, workers))
+        print(target_line(results))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="zhengce-bench-") as tmp:
+        folder = Path(tmp)
+        try:
+            with started_server(args.workers, folder) as (server, port):
+                started = time.perf_counter()
+                ready, workers = asyncio.run(
+                    wait_ready("127.0.0.1", port, args.ready_timeout, server, args.workers)
+                )
+                print(f"started {args.workers} worker(s) in {time.perf_counter() - started:.1f} s")
+                print_ready(ready)
+                results = asyncio.run(run_all("127.0.0.1", port, args, workers))
+        except BaseException:
+            log = (folder / "server.log").read_text("utf-8", errors="replace")
+            if log.strip():
+                print(f"--- server log (last lines)\n{log[-3000:]}", file=sys.stderr)
+            raise
+        # Every 2xx decision is logged before it is answered; the checks add one each.
+        answered = sum(r.answered + 1 for r in results if r.name != "route")
+        print(f"decisions in the log: {logged_decisions(folder)}, 2xx decisions: {answered}")
+    print(target_line(results))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--requests", type=int, default=5_000, help="per evaluate scenario")
+    parser.add_argument("--route-requests", type=int, default=500, help="for the route scenario")
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--warmup", type=int, default=200, help="requests before measuring")
+    parser.add_argument("--seconds", type=float, default=60.0, help="time cap per scenario")
+    parser.add_argument("--ready-timeout", type=float, default=240.0, help="seconds for /readyz")
+    parser.add_argument(
+        "--only",
+        default="evaluate,explain,route",
+        help="scenarios to run, comma-separated: evaluate, explain (evaluate with explain), route",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("rete", "interpret"),
+        default="rete",
+        help="the evaluator the evaluate requests ask for (the API's default is rete)",
+    )
+    parser.add_argument("--url", help="an already running server, e.g. http://127.0.0.1:8000")
+    args = parser.parse_args(argv)
+    args.only = list(dict.fromkeys(s.strip() for s in args.only.split(",") if s.strip()))
+    if unknown := set(args.only) - {"evaluate", "explain", "route"}:
+        parser.error(f"--only: unknown scenario(s) {', '.join(sorted(unknown))}")
+    if min(args.workers, args.requests, args.concurrency) < 1 or args.seconds <= 0:
+        parser.error("--workers, --requests and --concurrency must be ≥ 1, --seconds > 0")
+    # Ctrl-C and a plain `kill` both unwind through started_server, which stops the server.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return run(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the server is stopped", file=sys.stderr)
+        return 130
+
+
+def interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
