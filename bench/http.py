@@ -37,7 +37,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
-import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -569,7 +568,8 @@ def started_server(workers: int, folder: Path) -> Iterator[tuple[subprocess.Pope
     port = free_port()
     env = os.environ | {
         "ZHENGCE_ROOT": str(ROOT),
-        "ZHENGCE_DECISION_LOG": f"sqlite:///{folder / 'decisions.sqlite3'}",
+        # A log named in the environment (PostgreSQL, say) is used as it is.
+        "ZHENGCE_DECISION_LOG": log_url(folder),
         "HF_HUB_OFFLINE": "1",
     }
     command = [
@@ -607,10 +607,19 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         server.wait(5)
 
 
-def logged_decisions(folder: Path) -> int:
-    with contextlib.closing(sqlite3.connect(folder / "decisions.sqlite3")) as db:
-        count: int = db.execute("select count(*) from decisions").fetchone()[0]
-        return count
+def log_url(folder: Path) -> str:
+    return os.environ.get("ZHENGCE_DECISION_LOG") or f"sqlite:///{folder / 'decisions.sqlite3'}"
+
+
+def logged_decisions(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as db:
+            return int(db.execute(text("select count(*) from decisions")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def print_ready(ready: dict[str, Any]) -> None:
@@ -634,6 +643,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="zhengce-bench-") as tmp:
         folder = Path(tmp)
+        # A shared log (PostgreSQL) may hold earlier runs' decisions: count this run's.
+        shared = "ZHENGCE_DECISION_LOG" in os.environ
+        logged_before = logged_decisions(log_url(folder)) if shared else 0
         try:
             with started_server(args.workers, folder) as (server, port):
                 started = time.perf_counter()
@@ -650,7 +662,12 @@ def run(args: argparse.Namespace) -> int:
             raise
         # Every 2xx decision is logged before it is answered; the checks add one each.
         answered = sum(r.answered + 1 for r in results if r.name != "route")
-        print(f"decisions in the log: {logged_decisions(folder)}, 2xx decisions: {answered}")
+        url = log_url(folder)
+        before = logged_before
+        print(
+            f"decisions logged: {logged_decisions(url) - before}, 2xx decisions: {answered} "
+            f"({url.partition(':')[0]})"
+        )
     print(target_line(results))
     return 0
 

@@ -467,6 +467,9 @@ def create_app(
         runtime.close()
 
     app = FastAPI(
+        # No OpenTelemetry here; FastAPI's native hooks otherwise ask the global providers
+        # on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="zhengce",
         version="1",
         summary="Policy-as-code for industrial-park and development-zone policy (政策).",

@@ -490,7 +490,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
-        http="server.tcp:NoDelayH11Protocol",  # TCP_NODELAY: see server/tcp.py
+        http="server.tcp:NoDelayProtocol",  # TCP_NODELAY: see server/tcp.py
     )
 
 

@@ -22,7 +22,6 @@ from typing import Any
 from dsl.decide import Decision
 from dsl.load import LoadResult
 from kb.embed import Embedder
-from kb.locate import locate
 from kb.search import default_cache_dir, default_embedder
 from server.config import Settings
 from server.decision_log import DecisionLog, LoggedDecision, RawJSON
@@ -171,8 +170,7 @@ def add_clause_text(service: Service, citations: list[dict[str, Any]]) -> None:
     """Give each citation its full clause `text` and `quote_at`, the [start, end) of the
     quote inside it (null when it cannot be placed)."""
     for c in citations:
-        c["text"] = service.corpus.document(c["document"]).require(c["clause"]).full_text
-        at = locate(c["text"], c["quote"])
+        c["text"], at = service.cited(c["document"], c["clause"], c["quote"])
         c["quote_at"] = list(at) if at else None
 
 

@@ -22,6 +22,7 @@ from dsl.routing import RouteAnswer, find_route, routes_in_force
 from dsl.schema import FactError
 from kb.corpus import Corpus
 from kb.embed import Embedder
+from kb.locate import locate
 from kb.search import Hit
 from server.search import RouteMatch, Searcher
 
@@ -56,6 +57,9 @@ class Service:
     _engines: dict[str, Evaluator] = field(default_factory=dict)
     _searcher: Searcher | None = None
     _related: dict[tuple[str, str, int], tuple[Hit, ...]] = field(default_factory=dict)
+    _cited: dict[tuple[str, str, str], tuple[str, tuple[int, int] | None]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def load(
@@ -133,6 +137,16 @@ class Service:
     def route_text(self, text: str, region: str, date: str | None = None) -> RouteMatch:
         """Route a matter written in plain words (see server.search)."""
         return self.searcher.route_text(text, region, date or dt.date.today().isoformat())
+
+    def cited(self, document: str, clause: str, quote: str) -> tuple[str, tuple[int, int] | None]:
+        """A cited clause's full text and where the quote sits in it (None when it cannot
+        be placed); remembered, as every decision that fires the rule cites it again."""
+        key = (document, clause, quote)
+        found = self._cited.get(key)
+        if found is None:
+            text = self.corpus.document(document).require(clause).full_text
+            found = self._cited[key] = (text, locate(text, quote))
+        return found
 
     def related(self, document: str, clause: str, k: int = 3) -> tuple[Hit, ...]:
         """Clauses of other documents close to a cited clause. Remembered, since they change

@@ -111,12 +111,12 @@ def test_serve_refuses_a_broken_policy_set(tmp_path: Path) -> None:
 def test_served_connections_have_nagle_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """With several workers uvicorn leaves TCP_NODELAY off, and each keep-alive response then
     waits ~40 ms for the client's delayed ACK (server/tcp.py); our protocol turns it on."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from server.tcp import NoDelayH11Protocol
+    from server.tcp import NoDelayProtocol
 
     handed_on = []
-    monkeypatch.setattr(H11Protocol, "connection_made", lambda _, t: handed_on.append(t))
+    monkeypatch.setattr(HttpToolsProtocol, "connection_made", lambda _, t: handed_on.append(t))
 
     class Transport:
         def __init__(self, sock: socket.socket) -> None:
@@ -133,7 +133,7 @@ def test_served_connections_have_nagle_off(monkeypatch: pytest.MonkeyPatch) -> N
         with accepted:
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
             transport = Transport(accepted)
-            protocol = object.__new__(NoDelayH11Protocol)
+            protocol = object.__new__(NoDelayProtocol)
             protocol.connection_made(transport)  # type: ignore[arg-type]
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
             assert handed_on == [transport]  # uvicorn's own set-up still runs
