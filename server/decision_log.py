@@ -9,11 +9,15 @@ no acknowledged decision.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import queue
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -83,8 +87,12 @@ class DecisionLog:
     def __init__(self, url: str, *, max_batch: int = 512) -> None:
         self.url = url
         self.engine = create_engine(url, json_serializer=_to_json)
+        self._lock_file: Path | None = None
         if self.engine.dialect.name == "sqlite":
             _sqlite_durability(self.engine)
+            database = self.engine.url.database
+            if database and database != ":memory:":
+                self._lock_file = Path(f"{database}.writer-lock")
         METADATA.create_all(self.engine)
         self.max_batch = max_batch
         self.batches = 0  # commits made, for the benchmark and the tests
@@ -156,9 +164,25 @@ class DecisionLog:
                 batch.append(item)
             self._commit(batch)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """On a SQLite file, one writer at a time across the worker processes, queued on a
+        file lock. SQLite's own lock is polled by a busy handler that sleeps up to 100 ms a
+        try, which gave multi-worker servers stalls of a second and more; flock wakes the
+        next writer as soon as the last one commits."""
+        if self._lock_file is None:
+            yield
+            return
+        with self._lock_file.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def _commit(self, batch: list[tuple[dict[str, Any], Future[None]]]) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self._exclusive(), self.engine.begin() as conn:
                 conn.execute(insert(DECISIONS), [row for row, _ in batch])
         except Exception as e:  # the database refused: every waiting request learns why
             error = DecisionLogError(f"the decision log could not be written: {e}")

@@ -86,6 +86,27 @@ def test_concurrent_writers_share_commits(log: DecisionLog) -> None:
     assert log.batches < len(ids)  # group commit: fewer transactions than decisions
 
 
+def test_two_processes_share_one_log(url: str) -> None:
+    """Workers of one server each have their own log writer on the same database."""
+    script = textwrap.dedent(f"""
+        import sys
+        from server.decision_log import DecisionLog
+        log = DecisionLog({url!r})
+        for i in range(300):
+            log.record(f"{{sys.argv[1]}}-{{i}}", "r", {{"i": i}}, {{"ok": True}})
+        log.close()
+    """)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, name], cwd=ROOT) for name in ("a", "b")
+    ]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    reopened = DecisionLog(url)
+    try:
+        assert all(reopened.get(f"{n}-{i}") for n in ("a", "b") for i in range(0, 300, 7))
+    finally:
+        reopened.close()
+
+
 def test_duplicate_id_fails_only_its_batch(log: DecisionLog) -> None:
     log.record("same", "r", {}, {})
     with pytest.raises(DecisionLogError):
