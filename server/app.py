@@ -21,8 +21,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from kb.corpus import UnknownClause, UnknownDocument
 from kb.embed import Embedder
@@ -467,6 +470,8 @@ def create_app(
         runtime.close()
 
     app = FastAPI(
+        docs_url=None,  # served below from the installed Swagger UI, not from a CDN
+        redoc_url=None,
         # No OpenTelemetry here; FastAPI's native hooks otherwise ask the global providers
         # on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -485,6 +490,7 @@ def create_app(
     app.include_router(api)
     app.include_router(health)
     app.include_router(web.router)
+    api_docs(app)
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
@@ -492,6 +498,23 @@ def create_app(
     )
     app.openapi = openapi_with_project(app)  # type: ignore[method-assign]
     return app
+
+
+def api_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the swagger-ui-bundle package: FastAPI's default page loads
+    it from a CDN, and these machines have no internet."""
+    assets = Path(swagger_ui_path)
+    app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="zhengce API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
 
 def openapi_with_project(app: FastAPI) -> Callable[[], dict[str, Any]]:

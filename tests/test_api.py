@@ -4,6 +4,7 @@ guard, the decision log behind each decision, and the OpenAPI document."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -476,3 +477,12 @@ def test_every_operation_documents_its_error_shape(client: TestClient) -> None:
                 if status.startswith(("4", "5")):
                     schema = response["content"]["application/json"]["schema"]
                     assert schema["$ref"].endswith("/ErrorBody"), (method, path, status)
+
+
+def test_the_api_docs_need_no_cdn(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert scripts and all(s.startswith("/") for s in scripts), scripts
+    for asset in scripts:
+        assert client.get(asset).status_code == 200, asset

@@ -182,3 +182,21 @@ def test_a_search_leads_to_the_clause_in_its_policy(page: Page) -> None:
     assert target.get_attribute("id") == f"c-{clause}"
     assert target.locator(".clause-id").inner_text() == clause
     assert document in page.locator("dl.meta").inner_text()
+
+
+def test_the_api_docs_render_offline(browser: Browser, base_url: str) -> None:
+    """/docs is Swagger UI from the installed package (JavaScript on): it renders the
+    operations of the OpenAPI document without reaching any other host."""
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(15_000)
+    hosts: set[str] = set()
+    page = context.new_page()
+    page.on("request", lambda r: hosts.add(r.url.split("/")[2]))
+    try:
+        page.goto("/docs")
+        page.locator(".opblock").first.wait_for()
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert "/v1/evaluate" in [p.replace("\u200b", "") for p in paths]
+        assert hosts == {base_url.split("/")[2]}
+    finally:
+        context.close()
