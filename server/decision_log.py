@@ -30,9 +30,11 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 METADATA = MetaData()
 DECISIONS = Table(
@@ -93,7 +95,7 @@ class DecisionLog:
             database = self.engine.url.database
             if database and database != ":memory:":
                 self._lock_file = Path(f"{database}.writer-lock")
-        METADATA.create_all(self.engine)
+        self._create_table()
         self.max_batch = max_batch
         self.batches = 0  # commits made, for the benchmark and the tests
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -159,6 +161,16 @@ class DecisionLog:
                     break
                 batch.append(item)
             self._commit(batch)
+
+    def _create_table(self) -> None:
+        # The workers of a server start together on a new database: one creates the table,
+        # the others must find it rather than fail on "already exists".
+        with self._exclusive():
+            try:
+                METADATA.create_all(self.engine)
+            except SQLAlchemyError:
+                if not inspect(self.engine).has_table(DECISIONS.name):
+                    raise
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
