@@ -1,7 +1,7 @@
 """The HTTP app: the JSON API under /v1 (documented in OpenAPI at /docs and /openapi.json),
 health checks, and the reviewer's web page at /.
 
-Run it with `zhengce serve`, or `uvicorn --factory server.app:create_app`; every worker reads
+Run it with `zhengce serve`, or `uvicorn --factory server.app:serving_app`; every worker reads
 the same settings from the environment (server.config).
 """
 
@@ -458,6 +458,8 @@ def create_app(
         if settings.warm and runtime.warm_state == "cold":
             runtime.warm_state = "warming"
             threading.Thread(target=runtime.warm, name="warm", daemon=True).start()
+        elif not settings.warm:
+            runtime.settle_heap()
         yield
         runtime.close()
 
@@ -490,6 +492,15 @@ def create_app(
     )
     app.openapi = openapi_with_project(app)  # type: ignore[method-assign]
     return app
+
+
+def serving_app() -> FastAPI:
+    """The app of a process that does nothing but serve it (`zhengce serve`, or
+    `uvicorn --factory server.app:serving_app`): as create_app, with the heap frozen once
+    loaded (Runtime.settle_heap). Tests and embedders that share their process use
+    create_app."""
+    settings = Settings.from_env()
+    return create_app(runtime=Runtime(settings, freeze_heap=True))
 
 
 def api_docs(app: FastAPI) -> None:

@@ -483,7 +483,7 @@ def serve(
         soft_wrap=True,
     )
     uvicorn.run(
-        "server.app:create_app",
+        "server.app:serving_app",
         factory=True,
         host=host,
         port=port,
