@@ -62,12 +62,12 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-async def acknowledged(logged: Logged) -> str:
-    """The decision as JSON text, once its log write is committed: an acknowledged decision
+async def acknowledged(runtime: Runtime, logged: Logged) -> str:
+    """The decision as JSON text, once its log entry is committed: an acknowledged decision
     survives a crash. A log that cannot be written fails the request; the decision is not
     given without its record."""
     try:
-        await asyncio.wrap_future(logged.written)
+        await runtime.decision_log.write(logged.entry)
     except DecisionLogError as exc:
         raise ApiError(503, "decision_log_unavailable", str(exc)) from exc
     return logged.body
@@ -101,7 +101,7 @@ async def evaluate(body: m.EvaluateRequest, request: Request) -> Response:
             logged = runtime.decide(body.project, date, False, body.engine)
     except InputError as exc:
         raise invalid_project(exc.errors) from exc
-    return json_response(await acknowledged(logged))
+    return json_response(await acknowledged(runtime, logged))
 
 
 @api.post(
@@ -127,6 +127,10 @@ async def evaluate_batch(body: m.BatchRequest, request: Request) -> Response:
         return out
 
     done = await run_in_threadpool(run)
+    # Written together, so that they share commits.
+    bodies = iter(
+        await asyncio.gather(*(acknowledged(runtime, e) for e in done if isinstance(e, Logged)))
+    )
     # The decisions are already JSON text (as logged): the body is assembled around them.
     results: list[str] = []
     for i, entry in enumerate(done):
@@ -134,7 +138,7 @@ async def evaluate_batch(body: m.BatchRequest, request: Request) -> Response:
             error = json.dumps(entry.body(), ensure_ascii=False)
             results.append(f'{{"index": {i}, "error": {error}}}')
         else:
-            results.append(f'{{"index": {i}, "decision": {await acknowledged(entry)}}}')
+            results.append(f'{{"index": {i}, "decision": {next(bodies)}}}')
     failed = sum(1 for e in done if isinstance(e, ApiError))
     return json_response(
         f'{{"count": {len(results)}, "failed": {failed}, "results": [{", ".join(results)}]}}'

@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from dsl.load import LoadResult
 from kb.embed import Embedder
 from kb.search import default_cache_dir, default_embedder
 from server.config import Settings
-from server.decision_log import DecisionLog, LoggedDecision, RawJSON
+from server.decision_log import DecisionLog, Entry, LoggedDecision, RawJSON
 from server.service import Service
 
 log = logging.getLogger("zhengce")
@@ -35,12 +34,12 @@ RELATED_PER_CLAUSE = 3
 
 @dataclass(frozen=True)
 class Logged:
-    """A decision as the API returns it, the same encoded as JSON (the response body and the
-    log entry), and the log write that acknowledges it."""
+    """A decision as the API returns it, the same encoded as JSON (the response body), and
+    its log entry: the decision is given only once `decision_log.write(entry)` returns."""
 
     result: dict[str, Any]
     body: str
-    written: Future[None]
+    entry: Entry
 
 
 @dataclass(frozen=True)
@@ -92,16 +91,14 @@ class Runtime:
         explain: bool = False,
         engine: str = "rete",
     ) -> Logged:
-        """Evaluate, annotate and queue the decision for the log. Raises InputError."""
+        """Evaluate, annotate and prepare the decision's log entry. Raises InputError."""
         service = self._service  # one policy set for the whole request, even during a reload
         decision = service.evaluate(project, date, explain, engine)
         result = self.present(service, decision, explain)
         request = {"project": dict(project), "date": date, "explain": explain, "engine": engine}
         body = json.dumps(result, ensure_ascii=False)
-        written = self.decision_log.submit(
-            result["decision_id"], decision.revision, request, RawJSON(body)
-        )
-        return Logged(result, body, written)
+        entry = Entry.of(result["decision_id"], decision.revision, request, RawJSON(body))
+        return Logged(result, body, entry)
 
     def present(self, service: Service, d: Decision, explain: bool) -> dict[str, Any]:
         body = d.to_json()

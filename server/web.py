@@ -29,8 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from dsl import ast
 from dsl.schema import FactError, Schema
 from kb.locate import locate
-from server.decision_log import LoggedDecision
-from server.runtime import Runtime
+from server.decision_log import DecisionLogError, LoggedDecision
+from server.runtime import Logged, Runtime
 from server.service import InputError, Service
 
 __all__ = ["router"]
@@ -282,10 +282,20 @@ async def decide(request: Request) -> Response:
         return _message(415, message, "send the form as application/x-www-form-urlencoded")
     body = (await request.body()).decode("utf-8", errors="replace")
     form = dict(parse_qsl(body, keep_blank_values=True))
-    return await run_in_threadpool(_decide, runtime, form)
+    decided = await run_in_threadpool(_decide, runtime, form)
+    if isinstance(decided, Response):
+        return decided
+    try:
+        await runtime.decision_log.write(decided.entry)  # shown only once it is in the log
+    except DecisionLogError:
+        log.exception("decision %s could not be logged", decided.result["decision_id"])
+        message = "决定未能记录 the decision could not be logged"
+        return _message(503, message, "请稍后重试 please try again shortly")
+    return RedirectResponse(f"/decisions/{quote(decided.result['decision_id'])}", 303)
 
 
-def _decide(runtime: Runtime, form: dict[str, str]) -> Response:
+def _decide(runtime: Runtime, form: dict[str, str]) -> Response | Logged:
+    """The decision, or the form again with what is wrong."""
     service = runtime.service
     schema = service.policies.schema
     explain = bool(form.get(EXPLAIN))
@@ -297,16 +307,9 @@ def _decide(runtime: Runtime, form: dict[str, str]) -> Response:
         errors = [*([bad_date] if bad_date else []), *errors, *schema.validate(project)[1]]
         return _form_page(service, form, explain, errors, 422)
     try:
-        logged = runtime.decide(project, date, explain)
+        return runtime.decide(project, date, explain)
     except InputError as exc:
         return _form_page(service, form, explain, exc.errors, 422)
-    try:
-        logged.written.result()  # shown only once it is durably in the log
-    except Exception:
-        log.exception("decision %s could not be logged", logged.result["decision_id"])
-        message = "决定未能记录 the decision could not be logged"
-        return _message(503, message, "请稍后重试 please try again shortly")
-    return RedirectResponse(f"/decisions/{quote(logged.result['decision_id'])}", 303)
 
 
 # ------------------------------------------------------------------------ the decision

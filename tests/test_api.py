@@ -349,12 +349,8 @@ def test_admin_is_off_without_a_key(tmp_path: Path) -> None:
 class BrokenLog:
     """A decision log whose database refuses every write."""
 
-    def submit(self, *_: Any) -> Any:
-        from concurrent.futures import Future
-
-        done: Future[None] = Future()
-        done.set_exception(DecisionLogError("the decision log could not be written: disk full"))
-        return done
+    async def write(self, _: Any) -> None:
+        raise DecisionLogError("the decision log could not be written: disk full")
 
     def get(self, _: str) -> Any:
         raise OSError("database is locked")

@@ -4,7 +4,9 @@ starts the machine's cluster and sets it)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from server.decision_log import METADATA, DecisionLog, DecisionLogError, RawJSON
+from server import decision_log
+from server.decision_log import METADATA, DecisionLog, DecisionLogError, Entry, RawJSON
 from tests.conftest import ROOT
 
 
@@ -73,7 +76,7 @@ def test_json_encoded_once_is_stored_as_is(log: DecisionLog) -> None:
 
 def test_a_value_that_is_not_json_fails_its_own_request(log: DecisionLog) -> None:
     with pytest.raises(TypeError):
-        log.submit("bad", "rev", {"when": object()}, {})
+        Entry.of("bad", "rev", {"when": object()}, {})
     log.record("good", "rev", {}, {})
     assert log.get("good") is not None
 
@@ -131,3 +134,129 @@ def test_acknowledged_decisions_survive_a_crash(url: str) -> None:
         assert all(reopened.get(f"d{i}") is not None for i in range(200))
     finally:
         reopened.close()
+
+
+# ------------------------------------------------------------------ writes from an event loop
+
+
+def test_writes_from_a_loop_are_committed_together(log: DecisionLog) -> None:
+    """An event loop's decisions (the API's path): acknowledged once committed, and those made
+    in one turn of the loop share a commit, on the loop for SQLite, the thread otherwise."""
+    entries = [Entry.of(f"w{i}", "r", {"i": i}, {"ok": True}) for i in range(300)]
+
+    async def scenario() -> None:
+        await asyncio.gather(*(log.write(e) for e in entries))
+
+    asyncio.run(scenario())
+    assert all(log.get(e.decision_id) is not None for e in entries)
+    assert log.batches < len(entries) / 10
+
+
+def test_a_loop_and_the_writer_thread_store_the_same_row(log: DecisionLog) -> None:
+    log.record("thread", "r", {"region": "江西省"}, RawJSON('{"steps": [1]}'))
+    asyncio.run(log.write(Entry.of("loop", "r", {"region": "江西省"}, RawJSON('{"steps": [1]}'))))
+    by_thread, by_loop = log.get("thread"), log.get("loop")
+    assert by_thread is not None and by_loop is not None
+    assert (by_loop.revision, by_loop.input, by_loop.result) == (
+        by_thread.revision,
+        by_thread.input,
+        by_thread.result,
+    )
+    assert by_loop.created_at.tzinfo is not None
+    assert abs(by_loop.created_at - by_thread.created_at).total_seconds() < 60
+
+
+def test_a_failed_loop_commit_fails_only_its_batch(log: DecisionLog) -> None:
+    async def scenario() -> None:
+        await log.write(Entry.of("same", "r", {}, {}))
+        with pytest.raises(DecisionLogError):
+            await log.write(Entry.of("same", "r", {}, {}))
+        await log.write(Entry.of("other", "r", {}, {}))
+
+    asyncio.run(scenario())
+    assert log.get("other") is not None
+
+
+@pytest.fixture
+def sqlite_log(tmp_path: Path) -> DecisionLog:
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    yield log  # type: ignore[misc]
+    log.close()
+
+
+def lock_database(log: DecisionLog) -> sqlite3.Connection:
+    """Another program (a backup, the sqlite3 shell) holding the database's write lock."""
+    database = log.engine.url.database
+    assert database is not None
+    blocker = sqlite3.connect(database, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    return blocker
+
+
+def test_a_locked_database_does_not_stop_the_loop(sqlite_log: DecisionLog) -> None:
+    """The loop commits itself, but never waits inside SQLite: while another program holds
+    the lock, other work on the loop goes on, and the decision is committed once it is free."""
+
+    async def scenario() -> None:
+        blocker = lock_database(sqlite_log)
+        waiting = asyncio.create_task(sqlite_log.write(Entry.of("late", "r", {}, {})))
+        ticks = 0
+        for _ in range(20):  # 0.2 s of other work on the same loop
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not waiting.done()
+        blocker.rollback()
+        blocker.close()
+        await asyncio.wait_for(waiting, 5)
+
+    asyncio.run(scenario())
+    assert sqlite_log.get("late") is not None
+
+
+def test_a_database_locked_too_long_fails_the_waiting_decisions(
+    sqlite_log: DecisionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decision_log, "LOCKED_FOR", 0.2)
+
+    async def scenario() -> None:
+        blocker = lock_database(sqlite_log)
+        try:
+            with pytest.raises(DecisionLogError, match=r"locked for more than 0\.2 s"):
+                await asyncio.wait_for(sqlite_log.write(Entry.of("x", "r", {}, {})), 5)
+        finally:
+            blocker.rollback()
+            blocker.close()
+        await sqlite_log.write(Entry.of("y", "r", {}, {}))  # and the log works again
+
+    asyncio.run(scenario())
+    assert sqlite_log.get("x") is None and sqlite_log.get("y") is not None
+
+
+def test_a_cancelled_write_is_logged_all_the_same(sqlite_log: DecisionLog) -> None:
+    async def scenario() -> None:
+        blocker = lock_database(sqlite_log)
+        waiting = asyncio.create_task(sqlite_log.write(Entry.of("gone", "r", {}, {})))
+        await asyncio.sleep(0.05)
+        waiting.cancel()  # its client went away
+        blocker.rollback()
+        blocker.close()
+        await sqlite_log.write(Entry.of("next", "r", {}, {}))
+
+    asyncio.run(scenario())
+    assert sqlite_log.get("gone") is not None and sqlite_log.get("next") is not None
+
+
+def test_close_commits_what_a_stopped_loop_left(sqlite_log: DecisionLog) -> None:
+    """A loop that stops before its next turn leaves decisions uncommitted: close() writes
+    them, and a write after close() is refused."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(sqlite_log.write(Entry.of("left", "r", {}, {})))
+    loop.call_soon(loop.stop)
+    loop.run_forever()  # one turn: the write is queued, its commit not yet run
+    assert not task.done() and sqlite_log.get("left") is None
+    sqlite_log.close()
+    assert sqlite_log.get("left") is not None
+    with pytest.raises(DecisionLogError, match="closed"):
+        loop.run_until_complete(sqlite_log.write(Entry.of("after", "r", {}, {})))
+    loop.run_until_complete(task)  # acknowledged by close()
+    loop.close()

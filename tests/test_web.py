@@ -3,11 +3,9 @@ fact schema, decisions shown from the log, policies and coverage, search, escapi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.decision_log import DecisionLogError
-from server.runtime import Logged, Runtime
+from server.runtime import Runtime
 from server.web import marked
 from tests.conftest import ROOT, fast_runtime
 
@@ -332,14 +330,10 @@ def test_without_explain_there_is_no_why_not(client: TestClient, runtime: Runtim
 def test_a_decision_that_cannot_be_logged_is_not_shown(
     client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = runtime.decide
+    async def unlogged(_: Any) -> None:
+        raise DecisionLogError("the database is gone")
 
-    def unlogged(*args: Any, **kwargs: Any) -> Logged:
-        written: Future[None] = Future()
-        written.set_exception(DecisionLogError("the database is gone"))
-        return dataclasses.replace(real(*args, **kwargs), written=written)
-
-    monkeypatch.setattr(runtime, "decide", unlogged)
+    monkeypatch.setattr(runtime.decision_log, "write", unlogged)
     r = client.post("/decide", data=FORM, follow_redirects=False)
     assert r.status_code == 503 and "决定未能记录" in r.text
 
