@@ -118,15 +118,36 @@ def test_duplicate_id_fails_only_its_batch(log: DecisionLog) -> None:
     assert log.get("other") is not None
 
 
-def test_acknowledged_decisions_survive_a_crash(url: str) -> None:
-    script = textwrap.dedent(f"""
+CRASH_AFTER_ACKS = {
+    # Each writes 200 decisions, then dies right after the last acknowledgement, with no
+    # clean shutdown.
+    "thread": """
         import os
         from server.decision_log import DecisionLog
         log = DecisionLog({url!r})
         for i in range(200):
             log.record(f"d{{i}}", "r", {{"i": i}}, {{"ok": True}})
-        os._exit(1)  # no clean shutdown: the process dies right after the last ack
-    """)
+        os._exit(1)
+    """,
+    "loop": """
+        import asyncio, os
+        from server.decision_log import DecisionLog, Entry
+        log = DecisionLog({url!r})
+        async def main():
+            for start in range(0, 200, 20):  # in groups, as concurrent requests arrive
+                await asyncio.gather(*(
+                    log.write(Entry.of(f"d{{i}}", "r", {{"i": i}}, {{"ok": True}}))
+                    for i in range(start, start + 20)
+                ))
+            os._exit(1)
+        asyncio.run(main())
+    """,
+}
+
+
+@pytest.mark.parametrize("writer", CRASH_AFTER_ACKS)
+def test_acknowledged_decisions_survive_a_crash(url: str, writer: str) -> None:
+    script = textwrap.dedent(CRASH_AFTER_ACKS[writer].format(url=url))
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, timeout=120)
     assert done.returncode == 1
     reopened = DecisionLog(url)

@@ -10,12 +10,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from server.decision_log import DecisionLog
 from tests.conftest import ROOT
 
 ZHENGCE = [sys.executable, "-m", "server.cli"]
@@ -41,41 +44,54 @@ def get(url: str) -> tuple[int, dict[str, object]]:
         return r.status, json.loads(r.read())
 
 
-def test_serve_answers_on_loopback_with_two_workers(tmp_path: Path) -> None:
+def start_server(tmp_path: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """`zhengce serve` in its own process group, once it answers /healthz."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "serve.log"
-    with log.open("w") as out:
+    command = [*ZHENGCE, "serve", "--port", str(port), "--workers", str(workers)]
+    with (tmp_path / "serve.log").open("w") as out:
         proc = subprocess.Popen(
-            [*ZHENGCE, "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+            [*command, "--log-level", "warning"],
             cwd=ROOT,
             env=env_for(ROOT, tmp_path),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            get(f"{base}/healthz")
+            return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"the server did not start: {(tmp_path / 'serve.log').read_text()}")
+            time.sleep(0.3)
+
+
+def evaluate(base: str, body: dict[str, object]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{base}/v1/evaluate",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        decision: dict[str, Any] = json.loads(r.read())
+        return decision
+
+
+EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
+
+
+def test_serve_answers_on_loopback_with_two_workers(tmp_path: Path) -> None:
+    proc, base = start_server(tmp_path, workers=2)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, body = get(f"{base}/healthz")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"the server did not start: {proc.stdout.read() if proc.stdout else ''}"
-                    )
-                time.sleep(0.3)
+        status, body = get(f"{base}/healthz")
         assert (status, body) == (200, {"status": "ok"})
-        project = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text())
         ids = set()
         for _ in range(6):  # over two workers: every decision lands in the one shared log
-            request = urllib.request.Request(
-                f"{base}/v1/evaluate",
-                data=json.dumps(project).encode(),
-                headers={"content-type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=10) as r:
-                decision = json.loads(r.read())
+            decision = evaluate(base, EXAMPLE)
             assert decision["outcome"] == "file"
             ids.add(decision["decision_id"])
         for decision_id in ids:
@@ -88,6 +104,42 @@ def test_serve_answers_on_loopback_with_two_workers(tmp_path: Path) -> None:
             proc.kill()
             raise
     assert proc.returncode == 0
+
+
+def test_a_killed_server_loses_no_answered_decision(tmp_path: Path) -> None:
+    """Two workers under load, killed with SIGKILL (no shutdown of any kind): every decision
+    a client was given is in the log."""
+    proc, base = start_server(tmp_path, workers=2)
+    answered: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                answered.append(evaluate(base, EXAMPLE)["decision_id"])
+            except OSError:  # the server is gone: in flight, so never acknowledged
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(answered) < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert len(answered) >= 300
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        missing = [i for i in answered if log.get(i) is None]
+    finally:
+        log.close()
+    assert missing == []
 
 
 def test_serve_refuses_a_broken_policy_set(tmp_path: Path) -> None:
