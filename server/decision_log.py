@@ -235,18 +235,26 @@ class DecisionLog:
         if not pending:  # committed by close() meanwhile
             return
         batch, rest = pending[: self.max_batch], pending[self.max_batch :]
-        with self._lock_file.open("a") as lock:
+        try:
+            lock = self._lock_file.open("a")
+        except OSError as e:  # the folder is gone, say: nobody may be left waiting
+            self._fail(pending, e)
+            return
+        with lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                self._retry(loop, since, batch + rest, "another worker is writing")
+                self._retry(loop, since, pending, "another worker is writing")
+                return
+            except OSError as e:
+                self._fail(pending, e)
                 return
             try:
                 with self._loop_engine.begin() as conn:
                     conn.execute(insert(DECISIONS), [entry.row() for entry, _ in batch])
             except Exception as e:
                 if isinstance(e, OperationalError) and "locked" in str(e):
-                    self._retry(loop, since, batch + rest, "the database is locked")
+                    self._retry(loop, since, pending, "the database is locked")
                     return
                 self._fail(batch, e)
             else:

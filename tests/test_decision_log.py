@@ -253,6 +253,20 @@ def test_a_database_locked_too_long_fails_the_waiting_decisions(
     assert sqlite_log.get("x") is None and sqlite_log.get("y") is not None
 
 
+def test_a_writer_lock_that_cannot_be_opened_fails_the_decision(
+    sqlite_log: DecisionLog, tmp_path: Path
+) -> None:
+    """A failure outside the database (here the lock file's folder is gone) must still
+    answer every waiting request, not leave it waiting forever."""
+    sqlite_log._lock_file = tmp_path / "gone" / "log.db.writer-lock"
+
+    async def scenario() -> None:
+        with pytest.raises(DecisionLogError, match="No such file"):
+            await asyncio.wait_for(sqlite_log.write(Entry.of("x", "r", {}, {})), 5)
+
+    asyncio.run(scenario())
+
+
 def test_a_cancelled_write_is_logged_all_the_same(sqlite_log: DecisionLog) -> None:
     async def scenario() -> None:
         blocker = lock_database(sqlite_log)
