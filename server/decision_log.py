@@ -183,10 +183,10 @@ class DecisionLog:
         three times as long under load, the thread waiting for the GIL and a core while it
         held the workers' shared writer lock, and the other workers waiting for that lock:
         850-900 against 1,040-1,700 decisions a second with two workers (bench/http.py,
-        same machine, same runs otherwise). The loop never waits
-        for a lock, though: when another worker or program holds one it serves requests and
-        tries again shortly (`_flush`). A database across a network keeps the writer
-        thread, so that no loop waits on a round trip."""
+        same machine, same runs otherwise). The loop never waits for a lock, though: when
+        another worker or program holds one it serves requests and tries again shortly
+        (`_flush`). A database across a network keeps the writer thread, so that no loop
+        waits on a round trip."""
         if self._loop_engine is None:
             await asyncio.wrap_future(self.submit(entry))
             return
@@ -226,7 +226,7 @@ class DecisionLog:
                     self._queue.put(_STOP)
                     break
                 batch.append(item)
-            self._commit(self.engine, batch)
+            self._commit(batch)
 
     def _flush(self, loop: asyncio.AbstractEventLoop, since: float) -> None:
         """Commit, on `loop`, the decisions it made; `since`: when the oldest began waiting."""
@@ -250,8 +250,7 @@ class DecisionLog:
                 self._fail(pending, e)
                 return
             try:
-                with self._loop_engine.begin() as conn:
-                    conn.execute(insert(DECISIONS), [entry.row() for entry, _ in batch])
+                _insert(self._loop_engine, batch)
             except Exception as e:
                 if isinstance(e, OperationalError) and "locked" in str(e):
                     self._retry(loop, since, pending, "the database is locked")
@@ -301,10 +300,11 @@ class DecisionLog:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _commit(self, engine: Engine, batch: list[Waiting]) -> None:
+    def _commit(self, batch: list[Waiting]) -> None:
+        """Commit on the writer thread, waiting for the lock."""
         try:
-            with self._exclusive(), engine.begin() as conn:
-                conn.execute(insert(DECISIONS), [entry.row() for entry, _ in batch])
+            with self._exclusive():
+                _insert(self.engine, batch)
         except Exception as e:
             self._fail(batch, e)
         else:
@@ -343,10 +343,15 @@ class DecisionLog:
         pending, self._pending = self._pending, {}
         for waiting in pending.values():
             for start in range(0, len(waiting), self.max_batch):
-                self._commit(self.engine, waiting[start : start + self.max_batch])
+                self._commit(waiting[start : start + self.max_batch])
         self.engine.dispose()
         if self._loop_engine is not None:
             self._loop_engine.dispose()
+
+
+def _insert(engine: Engine, batch: list[Waiting]) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(DECISIONS), [entry.row() for entry, _ in batch])
 
 
 def _settle(done: Future[None] | asyncio.Future[None], error: Exception | None) -> None:
