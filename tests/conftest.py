@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from server.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
+# A request body for /v1/evaluate: the Pingliang non-land project, filed with the park.
+EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 
 # CI runs one fixed sequence of examples, so a red build can be reproduced; local runs keep
 # exploring new ones (that is how the formatter bugs were found).

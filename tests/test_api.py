@@ -3,7 +3,6 @@ guard, the decision log behind each decision, and the OpenAPI document."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -19,9 +18,8 @@ from kb.normalize import normalize
 from server.app import create_app
 from server.decision_log import DecisionLogError
 from server.runtime import Runtime
-from tests.conftest import ROOT, fast_runtime, serving_settings
+from tests.conftest import EXAMPLE, ROOT, fast_runtime, serving_settings
 
-EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 PROJECT: dict[str, Any] = EXAMPLE["project"]
 KEY = "test-admin-key"
 

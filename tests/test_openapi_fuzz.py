@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import shutil
 import sqlite3
 import tempfile
@@ -37,14 +36,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from server.app import create_app
-from tests.conftest import ROOT, fast_runtime
+from tests.conftest import EXAMPLE, fast_runtime
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 ANSWER_WITHIN = 10.0  # seconds; a decision is answered in milliseconds
 
 

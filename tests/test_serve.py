@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from server.decision_log import DecisionLog
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE, ROOT
 
 ZHENGCE = [sys.executable, "-m", "server.cli"]
 
@@ -79,9 +79,6 @@ def evaluate(base: str, body: dict[str, object]) -> dict[str, Any]:
     with urllib.request.urlopen(request, timeout=10) as r:
         decision: dict[str, Any] = json.loads(r.read())
         return decision
-
-
-EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 
 
 def test_serve_answers_on_loopback_with_two_workers(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ fact schema, decisions shown from the log, policies and coverage, search, escapi
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,9 +18,8 @@ from server.app import create_app
 from server.decision_log import DecisionLogError
 from server.runtime import Runtime
 from server.web import marked
-from tests.conftest import ROOT, fast_runtime
+from tests.conftest import EXAMPLE, ROOT, fast_runtime
 
-EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 # The example as a person types it into the form.
 FORM = {
     "region": "甘肃省/平凉市/崆峒区",
