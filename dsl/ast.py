@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from dsl.errors import NO_SPAN, Span
 from dsl.units import Quantity
+from dsl.vocabulary import Outcome
 
 
 def _span() -> Span:
@@ -125,7 +126,7 @@ class Rule:
     title: str
     cites: tuple[Cite, ...]
     when: Expr
-    outcome: str | None  # prohibit | approve | file, or None for a rule that only adds duties
+    outcome: Outcome | None  # None for a rule that only adds duties (never Outcome.NONE)
     steps: tuple[Step, ...] = ()
     obligations: tuple[str, ...] = ()
     benefits: tuple[str, ...] = ()

@@ -3,14 +3,14 @@ and resolves the AST into `dsl.resolved` form. All problems come back at once, a
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable
 
 from dsl import ast
 from dsl.compile import MAX_CONJUNCTS, engine_number_ok, fits_the_engine
-from dsl.errors import ERROR, WARNING, Diagnostic, Span
+from dsl.dates import BadDate, parse_date
+from dsl.errors import Diagnostic, Span
 from dsl.resolved import (
     COMPARATORS,
     AllOf,
@@ -27,28 +27,29 @@ from dsl.resolved import (
 from dsl.schema import Schema
 from dsl.sources import ClauseSource
 from dsl.units import UNITS, Quantity, dimension_of, parse_quantity
+from dsl.vocabulary import Code, Outcome
 
 
 def check_schema(module: ast.Module) -> tuple[Schema | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     node = module.schema
     if node is None:
-        return None, [Diagnostic("missing_schema", "no schema in this file", Span(module.path))]
+        return None, [Diagnostic(Code.MISSING_SCHEMA, "no schema in this file", Span(module.path))]
     seen: dict[str, ast.FieldDef] = {}
     for f in node.fields:
         for key in (f.name, f.label):
             if key in seen:
-                diags.append(Diagnostic("duplicate_name", f"'{key}' names two fields", f.span))
+                diags.append(Diagnostic(Code.DUPLICATE_NAME, f"'{key}' names two fields", f.span))
             seen[key] = f
         if f.type.kind == "enum":
             names = [v.name for v in f.type.values] + [v.label for v in f.type.values]
             dup = {n for n in names if names.count(n) > 1}
             if dup:
                 msg = f"enum values of '{f.name}' repeat: {', '.join(sorted(dup))}"
-                diags.append(Diagnostic("duplicate_name", msg, f.span))
+                diags.append(Diagnostic(Code.DUPLICATE_NAME, msg, f.span))
         if f.default is not None and not _default_fits(f):
             msg = f"default {f.default.value!r} does not fit type {f.type.kind} of '{f.name}'"
-            diags.append(Diagnostic("type_mismatch", msg, f.span))
+            diags.append(Diagnostic(Code.TYPE_MISMATCH, msg, f.span))
     return Schema(node), diags
 
 
@@ -65,45 +66,46 @@ class _PolicyChecker:
         self.diags: list[Diagnostic] = []
         self.document = ""
         self.params: dict[str, ParamValue] = {}
+        self.cited: set[str] = set()  # clauses cited so far, for the skips that come last
 
-    def err(self, code: str, message: str, span: Span, hint: str = "") -> None:
-        self.diags.append(Diagnostic(code, message, span, ERROR, hint=hint))
-
-    def warn(self, code: str, message: str, span: Span, hint: str = "") -> None:
-        self.diags.append(Diagnostic(code, message, span, WARNING, hint=hint))
+    def report(self, code: Code, message: str, span: Span, hint: str = "") -> None:
+        self.diags.append(Diagnostic(code, message, span, hint=hint))
 
     # -- header ---------------------------------------------------------------------------
     def header(self) -> ast.PolicyHeader | None:
         h = self.module.header
         where = Span(self.module.path, 1, 1)
         if h is None:
-            self.err("missing_header", "a policy file needs a `policy` (政策) header", where)
+            self.report(Code.MISSING_HEADER, "a policy file needs a `policy` (政策) header", where)
             return None
         if not h.source:
-            self.err("missing_header", "the header names no `source` (来源) document", h.span)
+            self.report(Code.MISSING_HEADER, "the header names no `source` (来源) document", h.span)
         elif not self.source.has_document(h.source):
-            self.err(
-                "unknown_document", f"no source document '{h.source}' in policies/sources", h.span
+            self.report(
+                Code.UNKNOWN_DOCUMENT,
+                f"no source document '{h.source}' in policies/sources",
+                h.span,
             )
         else:
             self.document = h.source
         if not h.region:
-            self.err("missing_header", "the header names no `region` (地区)", h.span)
+            self.report(Code.MISSING_HEADER, "the header names no `region` (地区)", h.span)
         if not h.effective_from:
-            self.err("missing_header", "the header gives no `effective` (施行) date", h.span)
+            self.report(Code.MISSING_HEADER, "the header gives no `effective` (施行) date", h.span)
         for label, value in (
             ("issued", h.issued),
             ("effective", h.effective_from),
             ("until", h.effective_until),
         ):
             if value and not _is_date(value):
-                self.err("bad_date", f"{label} date {value} is not a calendar date", h.span)
+                self.report(Code.BAD_DATE, f"{label} date {value} is not a calendar date", h.span)
         if h.effective_until and h.effective_from and h.effective_until < h.effective_from:
-            self.err("bad_date", "the effective period ends before it starts", h.span)
+            self.report(Code.BAD_DATE, "the effective period ends before it starts", h.span)
         return h
 
     # -- citations ------------------------------------------------------------------------
     def cite(self, c: ast.Cite) -> None:
+        self.cited.add(c.clause)
         if not self.document:
             return
         text = self.source.clause_text(self.document, c.clause)
@@ -111,17 +113,17 @@ class _PolicyChecker:
             near = difflib.get_close_matches(c.clause, self.source.clause_ids(self.document), 3)
             hint = f"did you mean {', '.join(near)}?" if near else ""
             msg = f"clause {c.clause} does not exist in {self.document}"
-            self.err("cite_clause_unknown", msg, c.span, hint)
+            self.report(Code.CITE_CLAUSE_UNKNOWN, msg, c.span, hint)
             return
         if not c.quote.strip():
-            self.err("cite_quote_empty", "a citation needs a verbatim quote", c.quote_span)
+            self.report(Code.CITE_QUOTE_EMPTY, "a citation needs a verbatim quote", c.quote_span)
             return
         norm_quote, norm_text = self.source.normalize(c.quote), self.source.normalize(text)
         if norm_quote not in norm_text:
             closest = _closest(norm_quote, norm_text)
             msg = f"the quote is not in clause {c.clause} of {self.document}"
-            self.err(
-                "cite_quote_not_found",
+            self.report(
+                Code.CITE_QUOTE_NOT_FOUND,
                 msg,
                 c.quote_span,
                 f'closest text in {c.clause}: "{closest}"',
@@ -132,9 +134,9 @@ class _PolicyChecker:
         for c in p.cites:
             self.cite(c)
         if p.name in self.params:
-            self.err("duplicate_name", f"parameter '{p.name}' is defined twice", p.span)
+            self.report(Code.DUPLICATE_NAME, f"parameter '{p.name}' is defined twice", p.span)
         if p.value is not None and p.unit and p.unit not in UNITS:
-            self.err("unknown_unit", f"unknown unit {p.unit}", p.span)
+            self.report(Code.UNKNOWN_UNIT, f"unknown unit {p.unit}", p.span)
         self.params[p.name] = ParamValue(
             p.name, str(p.value) if p.value else "", p.unit, p.value is None, p.cites, p.notes
         )
@@ -146,14 +148,14 @@ class _PolicyChecker:
             names = [x.name for x in self.schema.fields] + [x.label for x in self.schema.fields]
             near = difflib.get_close_matches(ref.name, names, 3)
             hint = f"did you mean {', '.join(near)}?" if near else ""
-            self.err("unknown_field", f"unknown field '{ref.name}'", ref.span, hint)
+            self.report(Code.UNKNOWN_FIELD, f"unknown field '{ref.name}'", ref.span, hint)
         return f
 
     def expect_kind(self, f: ast.FieldDef, kinds: Iterable[str], what: str, span: Span) -> bool:
         if f.type.kind in kinds:
             return True
         msg = f"{what} needs a {' or '.join(kinds)} field; '{f.name}' ({f.label}) is {f.type.kind}"
-        self.err("type_mismatch", msg, span)
+        self.report(Code.TYPE_MISMATCH, msg, span)
         return False
 
     def cond(self, e: ast.Expr, used: set[str]) -> Cond | None:
@@ -193,8 +195,8 @@ class _PolicyChecker:
         if isinstance(e.operand, ast.ParamRef):
             p = self.params.get(e.operand.name)
             if p is None:
-                self.err(
-                    "unknown_param",
+                self.report(
+                    Code.UNKNOWN_PARAM,
                     f"unknown parameter '{e.operand.name}'",
                     e.operand.span,
                     "parameters must be defined before the rules that use them",
@@ -219,8 +221,8 @@ class _PolicyChecker:
         if engine_number_ok(t.value):
             return t
         msg = f"{e.operand} is {t.value} in the field's unit, too small or too large to compare"
-        self.err(
-            "number_out_of_range",
+        self.report(
+            Code.NUMBER_OUT_OF_RANGE,
             msg,
             e.operand_span,
             "thresholds must lie between 0.0001 and 10^15 in the field's own unit",
@@ -231,15 +233,15 @@ class _PolicyChecker:
         have = f"{dimension_of(unit)} ({unit or 'no unit'})"
         want = f"{dimension_of(f.type.unit)} ({f.type.unit or 'no unit'})"
         msg = f"'{f.name}' ({f.label}) is {want}; cannot compare it with {have}"
-        self.err("unit_mismatch", msg, span)
+        self.report(Code.UNIT_MISMATCH, msg, span)
 
     def membership(self, e: ast.IsValue | ast.InSet, f: ast.FieldDef) -> Cond | None:
         raw = (e.value,) if isinstance(e, ast.IsValue) else e.values
         if f.type.kind == "bool" and isinstance(e, ast.IsValue):
             truth = {"true": True, "真": True, "false": False, "假": False}.get(e.value)
             if truth is None:
-                self.err(
-                    "type_mismatch", f"'{f.name}' is bool: compare it with true or false", e.span
+                self.report(
+                    Code.TYPE_MISMATCH, f"'{f.name}' is bool: compare it with true or false", e.span
                 )
                 return None
             test: Cond = Test("bool", f.name, source=e)
@@ -251,8 +253,8 @@ class _PolicyChecker:
             canonical = self.schema.enum_value(f, v)
             if canonical is None:
                 allowed = ", ".join(f"{x.name} ({x.label})" for x in f.type.values)
-                self.err(
-                    "unknown_enum_value",
+                self.report(
+                    Code.UNKNOWN_ENUM_VALUE,
                     f"'{v}' is not a value of '{f.name}'",
                     e.span,
                     f"one of: {allowed}",
@@ -282,8 +284,8 @@ class _PolicyChecker:
                         f"'{cmp.op}' means {op} but the quote says {quantity}"
                         f" with a bound meaning {said}"
                     )
-                    self.warn(
-                        "bound_wording_mismatch",
+                    self.report(
+                        Code.BOUND_WORDING_MISMATCH,
                         msg,
                         cmp.span,
                         "以上/以下/以内 include the number; 超过/不足/低于 do not",
@@ -297,9 +299,9 @@ class _PolicyChecker:
         used: set[str] = set()
         cond = self.cond(r.when, used)
         self.bound_wording(r)
-        if r.outcome in ("approve", "file") and not r.steps:
-            self.warn(
-                "no_steps",
+        if r.outcome in (Outcome.APPROVE, Outcome.FILE) and not r.steps:
+            self.report(
+                Code.NO_STEPS,
                 f"rule '{r.name}' sets outcome {r.outcome} but gives no steps",
                 r.name_span,
             )
@@ -310,8 +312,8 @@ class _PolicyChecker:
                 f"rule '{r.name}' expands to more than {MAX_CONJUNCTS} engine rules "
                 "(each optional fact doubles the cases)"
             )
-            self.err(
-                "condition_too_complex",
+            self.report(
+                Code.CONDITION_TOO_COMPLEX,
                 msg,
                 r.name_span,
                 "split it into several rules, or make the facts it tests required",
@@ -323,8 +325,10 @@ class _PolicyChecker:
         for c in r.cites:
             self.cite(c)
         if r.lead is None and r.responsible is None:
-            self.err(
-                "route_without_units", f"route '{r.name}' names no lead or responsible unit", r.span
+            self.report(
+                Code.ROUTE_WITHOUT_UNITS,
+                f"route '{r.name}' names no lead or responsible unit",
+                r.span,
             )
 
         def names(u: ast.Units | None) -> tuple[str, ...]:
@@ -334,19 +338,19 @@ class _PolicyChecker:
 
         return RouteR(f"{policy}/{r.name}", policy, r, names(r.lead), names(r.responsible))
 
-    def skip(self, s: ast.Skip, cited: set[str]) -> None:
+    def skip(self, s: ast.Skip) -> None:
         if self.document and self.source.clause_text(self.document, s.clause) is None:
-            self.err(
-                "cite_clause_unknown",
+            self.report(
+                Code.CITE_CLAUSE_UNKNOWN,
                 f"clause {s.clause} does not exist in {self.document}",
                 s.span,
             )
-        if s.clause in cited:
-            self.warn(
-                "skip_of_cited_clause", f"clause {s.clause} is cited and also skipped", s.span
+        if s.clause in self.cited:
+            self.report(
+                Code.SKIP_OF_CITED_CLAUSE, f"clause {s.clause} is cited and also skipped", s.span
             )
         if not s.reason.strip():
-            self.err("skip_without_reason", "a skipped clause needs a reason", s.span)
+            self.report(Code.SKIP_WITHOUT_REASON, "a skipped clause needs a reason", s.span)
 
     def run(self) -> PolicyR | None:
         header = self.header()
@@ -358,7 +362,7 @@ class _PolicyChecker:
         for item in self.module.items:
             if isinstance(item, ast.Rule | ast.Route):
                 if item.name in names:
-                    self.err("duplicate_name", f"'{item.name}' is defined twice", item.span)
+                    self.report(Code.DUPLICATE_NAME, f"'{item.name}' is defined twice", item.span)
                 names[item.name] = item.span
             if isinstance(item, ast.Rule):
                 resolved = self.rule(item, policy)
@@ -366,11 +370,8 @@ class _PolicyChecker:
                     rules.append(resolved)
             elif isinstance(item, ast.Route):
                 routes.append(self.route(item, policy))
-        cited = {c.clause for r in self.module.rules for c in r.cites}
-        cited |= {c.clause for r in self.module.routes for c in r.cites}
-        cited |= {c.clause for p in self.module.params for c in p.cites}
         for s in self.module.skips:
-            self.skip(s, cited)
+            self.skip(s)
         if header is None:
             return None
         return PolicyR(
@@ -389,16 +390,18 @@ def check_policy(
     checker = _PolicyChecker(module, schema, source)
     policy = checker.run()
     if module.schema is not None:
-        checker.err(
-            "misplaced_schema", "the schema belongs in its own file, schema.zc", module.schema.span
+        checker.report(
+            Code.MISPLACED_SCHEMA,
+            "the schema belongs in its own file, schema.zc",
+            module.schema.span,
         )
     return policy, checker.diags
 
 
 def _is_date(text: str) -> bool:
     try:
-        dt.date.fromisoformat(text)
-    except ValueError:
+        parse_date(text)
+    except BadDate:
         return False
     return True
 

@@ -1,6 +1,6 @@
 """Compile resolved policies into one durable-rules ruleset, and run it behind `ReteEngine`.
 
-durable-rules 2.0.28 measured on this machine (see shared/notes/durable-rules.md and the
+durable-rules 2.0.28 measured on this machine (see the tests in tests/test_engine.py and the
 comments below): `$ne` is rejected (error 202), `$nex` crashes the process after a state
 delete, and anchored regexes (`^…$`) crash or hang. So every condition is compiled to
 disjunctive normal form, one durable rule per conjunct, each conjunct a flat `$and` of

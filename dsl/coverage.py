@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from dsl.resolved import PolicyR, PolicySet
 from dsl.sources import ClauseSource
-
-ENCODED, SKIPPED, BY_PARTS, OPEN = "encoded", "skipped", "by_parts", "open"
+from dsl.vocabulary import Coverage
 
 # Words that give an authority, a path or a prohibition; simplified (texts are normalised).
 ASSIGNING_WORDS = (
@@ -35,14 +34,14 @@ ASSIGNING_WORDS = (
 @dataclass(frozen=True)
 class ClauseStatus:
     clause: str
-    status: str  # encoded | skipped | by_parts (all sub-clauses handled) | open
+    status: Coverage
     by: tuple[str, ...]  # rule, route or parameter names citing it
     reason: str  # the skip reason
     assigns: bool  # its text assigns a path, unit or prohibition
 
     @property
     def failing(self) -> bool:
-        return self.status == OPEN and self.assigns
+        return self.status == Coverage.OPEN and self.assigns
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class DocumentCoverage:
     policy: str  # "" when no policy encodes this document yet
     clauses: tuple[ClauseStatus, ...]
 
-    def count(self, status: str) -> int:
+    def count(self, status: Coverage) -> int:
         return sum(1 for c in self.clauses if c.status == status)
 
     @property
@@ -61,14 +60,10 @@ class DocumentCoverage:
 
 def _citers(policy: PolicyR) -> dict[str, list[str]]:
     by: dict[str, list[str]] = {}
-    items = [(r.ast.name, r.ast.cites) for r in policy.rules]
-    items += [(r.ast.name, r.ast.cites) for r in policy.routes]
-    items += [(p.name, p.cites) for p in policy.params.values()]
-    for name, cites in items:
-        for c in cites:
-            by.setdefault(c.clause, [])
-            if name not in by[c.clause]:
-                by[c.clause].append(name)
+    for name, c in policy.cites():
+        by.setdefault(c.clause, [])
+        if name not in by[c.clause]:
+            by[c.clause].append(name)
     return by
 
 
@@ -78,18 +73,18 @@ def document_coverage(
     ids = source.clause_ids(document)
     by = _citers(policy) if policy else {}
     skips = {s.clause: s.reason for s in policy.skips} if policy else {}
-    status: dict[str, str] = {}
+    status: dict[str, Coverage] = {}
     # Children come after parents in reading order: decide from the leaves upwards.
     for cid in reversed(ids):
         children = [c for c in ids if c.startswith(cid + ".") and "." not in c[len(cid) + 1 :]]
         if cid in by:
-            status[cid] = ENCODED
+            status[cid] = Coverage.ENCODED
         elif cid in skips:
-            status[cid] = SKIPPED
-        elif children and all(status[c] != OPEN for c in children):
-            status[cid] = BY_PARTS
+            status[cid] = Coverage.SKIPPED
+        elif children and all(status[c] != Coverage.OPEN for c in children):
+            status[cid] = Coverage.BY_PARTS
         else:
-            status[cid] = OPEN
+            status[cid] = Coverage.OPEN
     out = []
     for cid in ids:
         text = source.normalize(source.clause_text(document, cid) or "")

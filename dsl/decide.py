@@ -3,19 +3,21 @@ evaluator, combine outcomes, and explain every rule that did not fire."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, is_dataclass
 from typing import Any, Protocol
 
 from dsl import ast
+from dsl.dates import date_or_today
 from dsl.fmt import format_atom
 from dsl.interpret import Firing, always_one_applies, first_failure, unknowns
 from dsl.predicates import within
 from dsl.resolved import PolicyR, PolicySet, RuleR
 from dsl.schema import FactValue
+from dsl.vocabulary import Outcome
 
-STRENGTH = {"prohibit": 3, "approve": 2, "file": 1}
+# A prohibition beats an approval, which beats a filing.
+STRENGTH = {Outcome.PROHIBIT: 3, Outcome.APPROVE: 2, Outcome.FILE: 1}
 
 
 class Evaluator(Protocol):
@@ -54,13 +56,19 @@ class Citation:
     clause: str
     quote: str
 
+    @classmethod
+    def of(cls, policy: PolicyR, cite: ast.Cite) -> Citation:
+        """A clause that `policy` cites, named with its source document."""
+        h = policy.header
+        return cls(policy.id, h.source, h.doc_number, cite.clause, cite.quote)
+
 
 @dataclass(frozen=True)
 class FiredRule:
     id: str
     policy: str
     title: str
-    outcome: str | None
+    outcome: Outcome | None
     steps: tuple[Step, ...]
 
 
@@ -77,7 +85,7 @@ class WhyNot:
 class Undetermined:
     rule: str
     title: str
-    outcome: str | None
+    outcome: Outcome | None
     steps: tuple[Step, ...]
     missing_facts: tuple[str, ...]
     unspecified_parameters: tuple[str, ...]
@@ -94,7 +102,7 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: str  # prohibit | approve | file | none
+    outcome: Outcome
     steps: tuple[PathStep, ...]
     obligations: tuple[str, ...]
     benefits: tuple[str, ...]
@@ -134,11 +142,9 @@ def in_force(policy: PolicyR, region: str, date: str) -> bool:
 
 
 def evaluation_date(facts: Mapping[str, FactValue], date: str | None) -> str:
-    """An explicit date wins, then the project's own `date`, then today."""
-    if date:
-        return dt.date.fromisoformat(date).isoformat()
-    project_date = facts.get("date")
-    return str(project_date) if project_date else dt.date.today().isoformat()
+    """An explicit date wins, then the project's own `date`, then today. Raises BadDate."""
+    given = date or facts.get("date")
+    return date_or_today(str(given) if given else None)
 
 
 def decide(
@@ -159,13 +165,13 @@ def decide(
 
     outcome, path_rules, notes = _combine(fired, maybe, by_id, facts)
     used = fired + maybe
-    citations = [_citation(by_id[r.policy], c) for r in used for c in r.ast.cites]
+    citations = [Citation.of(by_id[r.policy], c) for r in used for c in r.ast.cites]
     params = []
     for r in used:
         for name in r.params:
             pv = by_id[r.policy].params[name]
             params.append(Parameter(r.policy, name, pv.value, pv.unspecified, pv.notes))
-            citations += [_citation(by_id[r.policy], c) for c in pv.cites]
+            citations += [Citation.of(by_id[r.policy], c) for c in pv.cites]
     why_not = []
     if explain:
         for r in rules:
@@ -208,16 +214,12 @@ def _undetermined(r: RuleR, facts: Mapping[str, FactValue]) -> Undetermined:
     return Undetermined(r.key, r.ast.title, r.ast.outcome, _steps(r), tuple(missing), tuple(params))
 
 
-def _citation(p: PolicyR, c: ast.Cite) -> Citation:
-    return Citation(p.id, p.header.source, p.header.doc_number, c.clause, c.quote)
-
-
 def _combine(
     fired: list[RuleR],
     maybe: list[RuleR],
     policies: Mapping[str, PolicyR],
     facts: Mapping[str, FactValue],
-) -> tuple[str, list[RuleR], list[str]]:
+) -> tuple[Outcome, list[RuleR], list[str]]:
     """The outcome, the rules whose steps make the path (in path order) and the notes. Any
     prohibition wins; otherwise the strongest outcome with the paths of the rules that give
     it, in policy and rule order. Qualified wording and trial status stay visible."""
@@ -227,17 +229,19 @@ def _combine(
     for pid in _unique(r.policy for r in fired + maybe):
         if policies[pid].header.trial:
             notes.append(f"{pid}: 该文件为试行 (trial)")
-    deciding = [r for r in fired if r.ast.outcome]
+    deciding = [r.ast.outcome for r in fired if r.ast.outcome]
     if not deciding:
         # Rules without an outcome (duties, rewards) still add their steps; the outcome then
         # comes from the undetermined candidates, if they settle it.
         outcome, notes = _undetermined_outcome(maybe, notes, facts)
         return outcome, fired, notes
-    outcome = max((str(r.ast.outcome) for r in deciding), key=STRENGTH.__getitem__, default="none")
+    outcome = max(deciding, key=STRENGTH.__getitem__)
     # A prohibition stands alone; otherwise every fired rule adds its path, the strongest
     # outcome's first (a provincial park's plan is approved, then also filed).
-    contributing = [r for r in fired if outcome != "prohibit" or r.ast.outcome == "prohibit"]
-    contributing.sort(key=lambda r: -STRENGTH.get(str(r.ast.outcome), 0))
+    contributing = [
+        r for r in fired if outcome != Outcome.PROHIBIT or r.ast.outcome == Outcome.PROHIBIT
+    ]
+    contributing.sort(key=lambda r: -STRENGTH[r.ast.outcome] if r.ast.outcome else 0)
     same = [r for r in contributing if r.ast.outcome == outcome and r.ast.steps]
     if len(_unique(_steps(r) for r in same)) > 1:
         names = "、".join(r.key for r in same)
@@ -260,15 +264,15 @@ def _path(rules: list[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep
 
 def _undetermined_outcome(
     maybe: list[RuleR], notes: list[str], facts: Mapping[str, FactValue]
-) -> tuple[str, list[str]]:
+) -> tuple[Outcome, list[str]]:
     """No rule with an outcome surely applies. When the undetermined candidates all give the
     same outcome and, whatever the missing facts and open parameters turn out to be, one of
     them applies, that outcome stands and each candidate path is reported; otherwise the
     outcome is `none`."""
     candidates = [r for r in maybe if r.ast.outcome]
-    outcomes = {str(r.ast.outcome) for r in candidates}
+    outcomes = {r.ast.outcome for r in candidates if r.ast.outcome}
     if len(outcomes) != 1 or not always_one_applies([r.cond for r in candidates], facts):
-        return "none", notes
+        return Outcome.NONE, notes
     open_questions = [unknowns(r.cond, facts) for r in candidates]
     missing = _unique(m for ms, _ in open_questions for m in ms)
     params = _unique(p for _, ps in open_questions for p in ps)

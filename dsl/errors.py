@@ -1,17 +1,16 @@
 """Diagnostics are values with a location; `DslError` carries them when work cannot go on.
 
     DslError (Exception)          raised by parse(); holds one or more Diagnostic
-    Diagnostic                    code, message, span, severity, expected, hint
+    Diagnostic                    code, message, span, expected, hint (severity: the code's)
 
-Codes are stable (they are public API: tests, the CLI and the HTTP error body use them).
+Codes are `dsl.vocabulary.Code`: stable, public, documented in README.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ERROR = "error"
-WARNING = "warning"
+from dsl.vocabulary import Code, Severity
 
 
 @dataclass(frozen=True, order=True)
@@ -33,16 +32,20 @@ NO_SPAN = Span()
 
 @dataclass(frozen=True)
 class Diagnostic:
-    code: str
+    code: Code
     message: str
     span: Span = NO_SPAN
-    severity: str = ERROR
     expected: tuple[str, ...] = ()
     hint: str = ""
 
     @property
+    def severity(self) -> Severity:
+        # A code always has the same severity, so README's table can state it.
+        return self.code.severity
+
+    @property
     def is_error(self) -> bool:
-        return self.severity == ERROR
+        return self.severity == Severity.ERROR
 
     def headline(self) -> str:
         where = (

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 
 from dsl import ast
+from dsl.vocabulary import OUTCOME_KEYWORDS, Outcome
 
+# English keyword -> its Chinese spelling. The outcome words are the vocabulary's table, the
+# one the parser reads outcomes by.
 KEYWORDS = {
     "policy": "政策",
     "source": "来源",
@@ -32,9 +35,7 @@ KEYWORDS = {
     "rule": "规则",
     "when": "当",
     "then": "则",
-    "prohibit": "禁止",
-    "approve": "审批",
-    "file": "备案",
+    **{spelling["en"]: spelling["zh"] for spelling in OUTCOME_KEYWORDS.values()},
     "step": "步骤",
     "obligation": "义务",
     "benefit": "奖励",
@@ -110,6 +111,9 @@ class Writer:
     def kw(self, word: str) -> str:
         return KEYWORDS[word] if self.lang == "zh" else word
 
+    def outcome(self, outcome: Outcome) -> str:
+        return OUTCOME_KEYWORDS[outcome][self.lang]
+
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, parent: int = 0) -> str:
         # precedence: or 1, and 2, not/atoms 3; parenthesise a looser child.
@@ -177,7 +181,7 @@ class Writer:
         head = f"{self.kw('rule')} {r.name}" + (f" {quote(r.title)}" if r.title else "")
         out = [head] + [self.cite(c) for c in r.cites]
         out.append(f"  {self.kw('when')} {self.expr(r.when)}")
-        out.append(f"  {self.kw('then')}" + (f" {self.kw(r.outcome)}" if r.outcome else ""))
+        out.append(f"  {self.kw('then')}" + (f" {self.outcome(r.outcome)}" if r.outcome else ""))
         out += [f"    {self.kw('step')} {word(s.authority)} {action(s.action)}" for s in r.steps]
         out += [f"    {self.kw('obligation')} {quote(o)}" for o in r.obligations]
         out += [f"    {self.kw('benefit')} {quote(b)}" for b in r.benefits]

@@ -12,6 +12,7 @@ from dsl.errors import Diagnostic, DslError, Span, sort_key
 from dsl.parser import parse
 from dsl.resolved import PolicyR, PolicySet
 from dsl.sources import ClauseSource
+from dsl.vocabulary import Code
 
 SCHEMA_FILE = "schema.zc"
 
@@ -55,7 +56,7 @@ def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> Lo
         try:
             texts[str(path)] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            diags.append(Diagnostic("unreadable_file", str(e), Span(str(path))))
+            diags.append(Diagnostic(Code.UNREADABLE_FILE, str(e), Span(str(path))))
             continue
         try:
             modules[path] = parse(texts[str(path)], str(path))
@@ -69,7 +70,9 @@ def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> Lo
         pass  # its parse error is already reported
     else:
         diags.append(
-            Diagnostic("missing_schema", f"no schema file at {schema_file}", Span(str(schema_file)))
+            Diagnostic(
+                Code.MISSING_SCHEMA, f"no schema file at {schema_file}", Span(str(schema_file))
+            )
         )
     policies: list[PolicyR] = []
     if schema is not None:
@@ -83,7 +86,7 @@ def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> Lo
                 continue
             if policy.id in seen:
                 msg = f"policy id '{policy.id}' is also used by {seen[policy.id]}"
-                diags.append(Diagnostic("duplicate_name", msg, policy.header.span))
+                diags.append(Diagnostic(Code.DUPLICATE_NAME, msg, policy.header.span))
             seen[policy.id] = str(path)
             policies.append(policy)
     diags.sort(key=sort_key)

@@ -24,15 +24,7 @@ from lark.lexer import PatternStr
 from dsl import ast
 from dsl.errors import Diagnostic, DslError, Span
 from dsl.units import parse_quantity
-
-OUTCOMES = {
-    "prohibit": "prohibit",
-    "禁止": "prohibit",
-    "approve": "approve",
-    "审批": "approve",
-    "file": "file",
-    "备案": "file",
-}
+from dsl.vocabulary import Code, Outcome, Role, outcome_of_keyword
 
 _TERMINAL_NAMES = {
     "NAME": "a name",
@@ -68,9 +60,9 @@ def parse(text: str, path: str = "<text>") -> ast.Module:
         raise
     except RecursionError:
         message = "the condition nests too deeply; split it into simpler rules"
-        raise DslError([Diagnostic("too_deep", message, Span(path, 1, 1))]) from None
+        raise DslError([Diagnostic(Code.TOO_DEEP, message, Span(path, 1, 1))]) from None
     except LarkError as e:  # lark's own internal failures must not escape as tracebacks
-        raise DslError([Diagnostic("parse_error", str(e), Span(path))]) from None
+        raise DslError([Diagnostic(Code.PARSE_ERROR, str(e), Span(path))]) from None
     return ast.Module(path, tuple(items), _language(text), _comments(text))
 
 
@@ -145,7 +137,7 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
         message = f"unexpected {found}"
     hint = _hint(found)
     span = Span(path, line, column, line, column + width)
-    return Diagnostic("parse_error", message, span, expected=tuple(described), hint=hint)
+    return Diagnostic(Code.PARSE_ERROR, message, span, expected=tuple(described), hint=hint)
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -203,7 +195,7 @@ class _ToAst(Transformer[Token, Any]):
         for key, value in c[1:]:
             if key in values:
                 raise DslError(
-                    [Diagnostic("duplicate_header", f"'{key}' given twice", self._s(meta))]
+                    [Diagnostic(Code.DUPLICATE_HEADER, f"'{key}' given twice", self._s(meta))]
                 )
             values[key] = value
         effective = values.pop("effective", ("", "", False))
@@ -333,8 +325,8 @@ class _ToAst(Transformer[Token, Any]):
             name_span=_tspan(self.path, name),
         )
 
-    def outcome(self, meta: Any, c: list[Any]) -> str:
-        return OUTCOMES[str(c[0])]
+    def outcome(self, meta: Any, c: list[Any]) -> Outcome:
+        return outcome_of_keyword(str(c[0]))
 
     def step(self, meta: Any, c: list[Any]) -> ast.Step:
         return ast.Step(_word(c[0]), _word(c[1]), self._s(meta))
@@ -356,8 +348,8 @@ class _ToAst(Transformer[Token, Any]):
         name, title, *rest = c
         cites = tuple(x for x in rest if isinstance(x, ast.Cite))
         matters = next(x for x in rest if isinstance(x, list))
-        lead = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == "lead"), None)
-        resp = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == "resp"), None)
+        lead = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == Role.LEAD), None)
+        resp = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == Role.RESPONSIBLE), None)
         notes = tuple(x[1] for x in rest if isinstance(x, tuple) and x[0] == "note")
         return ast.Route(
             str(name),
@@ -373,11 +365,11 @@ class _ToAst(Transformer[Token, Any]):
     def matter(self, meta: Any, c: list[Any]) -> list[str]:
         return [_unquote(t) for t in c]
 
-    def lead(self, meta: Any, c: list[Any]) -> tuple[str, ast.Units]:
-        return ("lead", c[0])
+    def lead(self, meta: Any, c: list[Any]) -> tuple[Role, ast.Units]:
+        return (Role.LEAD, c[0])
 
-    def responsible(self, meta: Any, c: list[Any]) -> tuple[str, ast.Units]:
-        return ("resp", c[0])
+    def responsible(self, meta: Any, c: list[Any]) -> tuple[Role, ast.Units]:
+        return (Role.RESPONSIBLE, c[0])
 
     def units(self, meta: Any, c: list[Any]) -> ast.Units:
         names = tuple(_word(w) for w in c[1:] if w is not None)

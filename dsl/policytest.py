@@ -29,7 +29,6 @@ Route `want` keys: lead and responsible (exact, ordered), clause (must be cited)
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +36,13 @@ from typing import Any
 
 import yaml
 
+from dsl.dates import BadDate, date_or_today, parse_date
 from dsl.decide import Decision, Evaluator, decide
 from dsl.resolved import PolicySet
 from dsl.routing import find_route
+from dsl.vocabulary import Role
 
-ROUTE_WANT_KEYS = {"lead", "responsible", "clause", "none"}
+ROUTE_WANT_KEYS = {*Role, "clause", "none"}
 WANT_KEYS = {
     "outcome",
     "steps",
@@ -95,6 +96,7 @@ def load_routes(path: Path) -> list[dict[str, Any]]:
         unknown = set(entry["want"] or {}) - ROUTE_WANT_KEYS
         if unknown:
             raise TestFileError(str(path), f"route case {i}: unknown want keys {sorted(unknown)}")
+        _check_date(path, f"route case {i}", entry)
     return routes
 
 
@@ -110,7 +112,22 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
         unknown = set(case.get("want") or {}) - WANT_KEYS
         if unknown:
             raise TestFileError(str(path), f"case {i}: unknown want keys {sorted(unknown)}")
+        _check_date(path, f"case {i}", case)
     return cases
+
+
+def _date(entry: Mapping[str, Any]) -> str | None:
+    # YAML reads an unquoted 2024-01-01 as a date; str() gives back the text either way.
+    return str(entry["date"]) if entry.get("date") else None
+
+
+def _check_date(path: Path, which: str, entry: Mapping[str, Any]) -> None:
+    date = _date(entry)
+    try:
+        if date:
+            parse_date(date)
+    except BadDate as e:
+        raise TestFileError(str(path), f"{which}: {e}") from None
 
 
 def run_case(
@@ -130,8 +147,7 @@ def run_case(
         return CaseResult(
             file, index, note, tuple(f"input error: {e.message}" for e in errors), None
         )
-    date = str(case["date"]) if case.get("date") else None
-    decision = decide(policies, evaluator, facts, date)
+    decision = decide(policies, evaluator, facts, _date(case))
     return CaseResult(file, index, note, tuple(compare(decision, case["want"])), decision)
 
 
@@ -175,8 +191,7 @@ def run_route_case(
 ) -> CaseResult:
     route_id, want = str(entry["id"]), entry["want"]
     note = str(entry.get("note", f"route {route_id}"))
-    date = str(entry.get("date") or "")
-    found = find_route(policies, route_id, str(entry["region"]), date or _today())
+    found = find_route(policies, route_id, str(entry["region"]), date_or_today(_date(entry)))
     failures = []
     if want.get("none"):
         if found is not None:
@@ -184,16 +199,12 @@ def run_route_case(
         return CaseResult(file, index, note, tuple(failures), None, route_id)
     if found is None:
         return CaseResult(file, index, note, (f"no route {route_id} in force",), None, route_id)
-    for key in ("lead", "responsible"):
-        if key in want and list(getattr(found, key)) != list(want[key]):
-            failures.append(f"{key}: want {want[key]!r}, got {list(getattr(found, key))!r}")
+    for role in Role:
+        if role in want and list(getattr(found, role)) != list(want[role]):
+            failures.append(f"{role}: want {want[role]!r}, got {list(getattr(found, role))!r}")
     if "clause" in want and want["clause"] not in {c.clause for c in found.citations}:
         failures.append(f"clause: {want['clause']} is not cited by {found.rule}")
     return CaseResult(file, index, note, tuple(failures), None, found.rule)
-
-
-def _today() -> str:
-    return dt.date.today().isoformat()
 
 
 def run_files(policies: PolicySet, evaluator: Evaluator, files: list[Path]) -> list[CaseResult]:

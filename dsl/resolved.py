@@ -117,6 +117,14 @@ class PolicyR:
     def id(self) -> str:
         return self.header.id
 
+    def cites(self) -> tuple[tuple[str, ast.Cite], ...]:
+        """Every citation of the policy, with the name of the rule, route or parameter that
+        makes it: rules first, then routes, then parameters, each in file order."""
+        named = [(r.ast.name, r.ast.cites) for r in self.rules]
+        named += [(r.ast.name, r.ast.cites) for r in self.routes]
+        named += [(p.name, p.cites) for p in self.params.values()]
+        return tuple((name, c) for name, cites in named for c in cites)
+
 
 @dataclass(frozen=True)
 class PolicySet:

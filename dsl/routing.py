@@ -38,10 +38,7 @@ def answer(policies: PolicySet, route: RouteR) -> RouteAnswer:
         responsible=route.responsible,
         responsible_original=a.responsible.original if a.responsible else "",
         notes=a.notes,
-        citations=tuple(
-            Citation(policy.id, policy.header.source, policy.header.doc_number, c.clause, c.quote)
-            for c in a.cites
-        ),
+        citations=tuple(Citation.of(policy, c) for c in a.cites),
     )
 
 

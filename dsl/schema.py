@@ -5,14 +5,15 @@ The same schema types the rules (checker) and validates every project (CLI, API)
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dsl import ast
+from dsl.dates import BadDate, parse_date
 from dsl.units import dimension_of
+from dsl.vocabulary import Code
 
 FactValue = bool | float | str
 
@@ -25,7 +26,7 @@ MAX_NUMBER = 1e15
 @dataclass(frozen=True)
 class FactError:
     field: str
-    code: str
+    code: Code
     message: str
 
     def to_json(self) -> dict[str, str]:
@@ -63,12 +64,12 @@ class Schema:
         facts: dict[str, FactValue] = {}
         errors: list[FactError] = []
         if not isinstance(project, Mapping):
-            return {}, [FactError("project", "wrong_type", "the project must be a JSON object")]
+            return {}, [FactError("project", Code.WRONG_TYPE, "the project must be a JSON object")]
         known = {f.name: f for f in self.node.fields}
         for name, value in project.items():
             f = known.get(name)
             if f is None:
-                errors.append(FactError(str(name), "unknown_field", _unknown(str(name), known)))
+                errors.append(FactError(str(name), Code.UNKNOWN_FIELD, _unknown(str(name), known)))
                 continue
             if value is None:
                 continue
@@ -84,7 +85,7 @@ class Schema:
                 facts[f.name] = _literal_value(f.default)
             elif f.required:
                 errors.append(
-                    FactError(f.name, "missing_field", f"'{f.name}' ({f.label}) is required")
+                    FactError(f.name, Code.MISSING_FIELD, f"'{f.name}' ({f.label}) is required")
                 )
         return facts, errors
 
@@ -110,7 +111,7 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
     if kind == "bool":
         if isinstance(value, bool):
             return value
-        return FactError(f.name, "wrong_type", f"{where} must be true or false, not {value!r}")
+        return FactError(f.name, Code.WRONG_TYPE, f"{where} must be true or false, not {value!r}")
     if kind == "number":
         if (
             isinstance(value, bool)
@@ -118,34 +119,42 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
             or not math.isfinite(value)
         ):
             unit = f" in {f.type.unit}" if f.type.unit else ""
-            return FactError(f.name, "wrong_type", f"{where} must be a number{unit}, not {value!r}")
+            return FactError(
+                f.name, Code.WRONG_TYPE, f"{where} must be a number{unit}, not {value!r}"
+            )
         if not 0 <= value < MAX_NUMBER:
             return FactError(
-                f.name, "out_of_range", f"{where} must be at least 0 and below 10^15, got {value}"
+                f.name,
+                Code.OUT_OF_RANGE,
+                f"{where} must be at least 0 and below 10^15, got {value}",
             )
         return round(float(value), DECIMALS)
     if not isinstance(value, str):
-        return FactError(f.name, "wrong_type", f"{where} must be a string, not {value!r}")
+        return FactError(f.name, Code.WRONG_TYPE, f"{where} must be a string, not {value!r}")
     if kind == "enum":
         canonical = schema.enum_value(f, value)
         if canonical is None:
             allowed = ", ".join(f"{v.name} ({v.label})" for v in f.type.values)
             return FactError(
-                f.name, "unknown_enum_value", f"{where}: unknown value {value!r}; one of {allowed}"
+                f.name,
+                Code.UNKNOWN_ENUM_VALUE,
+                f"{where}: unknown value {value!r}; one of {allowed}",
             )
         return canonical
     if kind == "region":
         parts = value.split("/")
         if not value or any(not p.strip() for p in parts):
             return FactError(
-                f.name, "bad_region", f"{where} must be a path such as 甘肃省/平凉市, got {value!r}"
+                f.name,
+                Code.BAD_REGION,
+                f"{where} must be a path such as 甘肃省/平凉市, got {value!r}",
             )
         return "/".join(p.strip() for p in parts)
     if kind == "date":
         try:
-            return dt.date.fromisoformat(value).isoformat()
-        except ValueError:
+            return parse_date(value).isoformat()
+        except BadDate:
             return FactError(
-                f.name, "bad_date", f"{where} must be a date YYYY-MM-DD, got {value!r}"
+                f.name, Code.BAD_DATE, f"{where} must be a date YYYY-MM-DD, got {value!r}"
             )
     return value

@@ -124,6 +124,22 @@ CASES = [
     ),
     ("approve without steps", '规则 r 依据 一 "备案" 当 项目.重大项目 则 审批\n', ["no_steps"]),
     ("skip of unknown clause", '不编码 九 "目标"\n', ["cite_clause_unknown"]),
+    ("skip without reason", '不编码 三 " "\n', ["skip_without_reason"]),
+    (
+        "skip of a clause a rule cites",
+        RULE.format(clause="一", quote="备案", cond="项目.重大项目") + '不编码 一 "目标"\n',
+        ["skip_of_cited_clause"],
+    ),
+    (
+        "skip of a clause a route cites",
+        '分工 x 依据 一 "备案" 事项 "备案" 牵头 "市园区办"\n不编码 一 "目标"\n',
+        ["skip_of_cited_clause"],
+    ),
+    (
+        "skip of a clause a parameter cites",
+        '参数 界限 = 未规定 平方米 依据 三 "界限由各镇确定"\n不编码 三 "目标"\n',
+        ["skip_of_cited_clause"],
+    ),
     ("route without units", '分工 x 依据 一 "备案" 事项 "备案"\n', ["route_without_units"]),
     (
         "condition too complex for the engine",
@@ -163,6 +179,25 @@ def test_quote_error_names_the_closest_text() -> None:
     )
     assert "对投资额度在1000万元以上的非供地类项目" in d.hint
     assert (d.span.line, d.span.column) == (2, 11)
+
+
+def test_policy_cites_names_each_citer_rules_then_routes_then_parameters() -> None:
+    assert SCHEMA is not None
+    body = (
+        '分工 x 依据 一 "备案" 事项 "备案" 牵头 "市园区办"\n'
+        '参数 界限 = 未规定 平方米 依据 三 "界限由各镇确定"\n'
+        + RULE.format(clause="一", quote="备案", cond="项目.重大项目")
+        + '规则 s 依据 二 "投資超50億元" 依据 一 "备案" 当 项目.重大项目 则 禁止\n'
+    )
+    policy, diags = check_policy(parse(HEADER + body, "p.zc"), SCHEMA, SOURCE)
+    assert policy is not None and diags == []
+    assert [(name, c.clause) for name, c in policy.cites()] == [
+        ("r", "一"),
+        ("s", "二"),
+        ("s", "一"),
+        ("x", "一"),
+        ("界限", "三"),
+    ]
 
 
 def test_missing_header_fields() -> None:

@@ -10,6 +10,7 @@ from dsl.decide import Evaluator, decide
 from dsl.interpret import Interpreter
 from dsl.load import load_files
 from dsl.resolved import PolicySet
+from dsl.vocabulary import Outcome
 from tests.conftest import ROOT, MemorySource
 
 POLICY = """
@@ -150,3 +151,15 @@ def test_outcome_is_none_when_the_candidates_may_all_fail(
     d = decide(policies, evaluator, typed, "2018-06-01")
     assert d.outcome == "none"
     assert {u.rule for u in d.undetermined} == {"demo/大面积租赁", "demo/小面积租赁"}
+
+
+def test_citations_name_the_document_of_the_rule_and_its_parameters(
+    policies: PolicySet, evaluator: Evaluator
+) -> None:
+    d = run(policies, evaluator, land_use="lease", lease_area_m2=5000)
+    assert d.outcome is Outcome.APPROVE
+    assert {(c.policy, c.document, c.clause, c.quote) for c in d.citations} == {
+        ("demo", "doc", "一", "租赁面积较大的,区经委会审"),
+        ("demo", "doc", "一", "镇审核"),
+        ("demo", "doc", "一", "租赁面积较大的"),  # the open parameter's own citation
+    }

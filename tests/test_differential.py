@@ -34,7 +34,9 @@ from dsl.resolved import COMPARATORS, AllOf, AnyOf, Cond, NotC, PolicyR, PolicyS
 from dsl.schema import Schema
 from dsl.sources import ClauseSource
 from dsl.units import Quantity
+from dsl.vocabulary import Outcome
 from kb.corpus import Corpus
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT_ID = "pingliang-2023"
@@ -180,7 +182,7 @@ def seed() -> Evaluators:
 
 
 # Deferred: the policies load when the test runs, not when pytest collects the module.
-@settings(max_examples=5000, deadline=None)
+@settings(max_examples=examples(5000), deadline=None)
 @given(
     st.deferred(lambda: projects(seed().policies)),
     st.deferred(lambda: decision_dates(seed().policies)),
@@ -324,7 +326,9 @@ class RuleWriter:
             title=f"合成规则 {name}",
             cites=CITE,
             when=self.expr(3),
-            outcome=rng.choice([None, "prohibit", "approve", "file", "file"]),
+            outcome=rng.choice(
+                [None, Outcome.PROHIBIT, Outcome.APPROVE, Outcome.FILE, Outcome.FILE]
+            ),
             steps=tuple(ast.Step(*s) for s in rng.sample(STEPS, rng.randint(0, 2))),
             obligations=("签订责任书",) if rng.random() < 0.2 else (),
             benefits=("奖励",) if rng.random() < 0.1 else (),
@@ -401,7 +405,7 @@ def test_synthetic_sets_exercise_what_the_pilot_does_not() -> None:
     assert any(p.header.effective_until for e, _ in synthetic() for p in e.policies.policies)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(st.data())
 def test_synthetic_policies_evaluators_agree(data: st.DataObject) -> None:
     evaluators, project_strategy = data.draw(st.sampled_from(synthetic()))

@@ -19,6 +19,8 @@ import time
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from dsl.compile import ReteEngine
 from dsl.interpret import Firing, Interpreter
 from dsl.load import load_folder
@@ -27,6 +29,8 @@ from dsl.schema import FactValue
 from kb.corpus import Corpus
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
 THREADS = 8
 PER_THREAD = 500
 SEQUENTIAL = 20_000
@@ -144,7 +148,7 @@ def test_twenty_thousand_sequential_evaluations() -> None:
         assert engine.fire(facts[i], ids) == want[i], facts[i]
     gc.collect()
     # Each evaluation has a session of its own; kept sessions ran out of memory at about
-    # 2,000 (shared/notes/durable-rules.md). Measured here: well under 1 MB for 20,000.
+    # 2,000 in an earlier design. Measured here: well under 1 MB for 20,000.
     assert _rss_mb() - before < 32
 
 

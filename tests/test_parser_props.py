@@ -30,6 +30,8 @@ from dsl.fmt import KEYWORDS, RESERVED, format_module
 from dsl.parser import parse
 from dsl.resolved import COMPARATORS
 from dsl.units import UNITS, Quantity
+from dsl.vocabulary import OUTCOME_KEYWORDS
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT = (ROOT / "policies" / "pingliang-2023.zc").read_text(encoding="utf-8")
@@ -150,7 +152,7 @@ rules = st.builds(
     title=st.one_of(st.just(""), texts),
     cites=cite_lists,
     when=exprs,
-    outcome=st.sampled_from([None, "prohibit", "approve", "file"]),
+    outcome=st.sampled_from([None, *OUTCOME_KEYWORDS]),
     steps=st.lists(st.builds(ast.Step, words, words), max_size=3).map(tuple),
     obligations=text_tuples,
     benefits=text_tuples,
@@ -255,7 +257,7 @@ NESTED = ast.Module(
 )
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(modules, schema_modules))
 @example(PILOT_MODULE)
 @example(NESTED)
@@ -328,7 +330,7 @@ def _parse_or_diagnose(text: str) -> ast.Module | None:
     return module
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.one_of(spliced_texts, st.text(max_size=200)))
 def test_parse_of_arbitrary_text_fails_only_with_diagnostics(text: str) -> None:
     module = _parse_or_diagnose(text)
@@ -370,7 +372,7 @@ def mutated_pilots(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(mutated_pilots())
 def test_parse_of_a_mutated_pilot_fails_only_with_diagnostics(text: str) -> None:
     module = _parse_or_diagnose(text)
