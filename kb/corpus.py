@@ -1,7 +1,8 @@
 """The source documents as clauses: `Corpus` reads policies/sources and answers lookups.
 
 `Corpus(root)` implements dsl.sources.ClauseSource for the project at `root` (the directory
-that holds policies/sources). Documents are read and segmented on first use, once each.
+that holds policies/sources) structurally: kb never imports dsl, and tests/test_corpus.py
+checks that the two still agree. Documents are read and segmented on first use, once each.
 
     LookupError
      ├── UnknownDocument   a document id that is not in policies/sources
@@ -23,14 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kb.ingest import Metadata, SourceError, read_metadata, sources_dir
 from kb.normalize import normalize
 from kb.segment import Clause, canonical_id, segment
-
-if TYPE_CHECKING:
-    from dsl.sources import ClauseSource
 
 __all__ = ["Corpus", "Document", "SourceError", "UnknownClause", "UnknownDocument"]
 
@@ -151,7 +148,7 @@ class Corpus:
             self._ids = None
             self._documents.clear()
 
-    # dsl.sources.ClauseSource
+    # dsl.sources.ClauseSource (tests/test_corpus.py keeps these in step with it)
 
     def has_document(self, document: str) -> bool:
         return document in self.document_ids()
@@ -167,9 +164,3 @@ class Corpus:
 
     def normalize(self, text: str) -> str:
         return normalize(text)
-
-
-if TYPE_CHECKING:
-
-    def _implements_clause_source(corpus: Corpus) -> ClauseSource:
-        return corpus  # mypy checks that Corpus satisfies the protocol

@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kb.embed import FloatMatrix
+if TYPE_CHECKING:
+    # Only a type: kb.embed imports this module, so importing it back would be circular.
+    from kb.embed import FloatMatrix
 
 __all__ = ["TracedQueries"]
 

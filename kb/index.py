@@ -27,7 +27,6 @@ DenseUnavailableWarning is issued — never a silent fallback.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
@@ -35,8 +34,7 @@ import shutil
 import time
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,6 +44,7 @@ import numpy as np
 
 from kb.dense import DenseIndex
 from kb.embed import Embedder, FloatMatrix
+from kb.filelock import lock
 from kb.lexical import Bm25, Tokenizer
 from kb.model import ModelUnavailable
 
@@ -229,16 +228,6 @@ def index_key(
     return digest.hexdigest()[:16]
 
 
-@contextmanager
-def _locked(cache_dir: Path, exclusive: bool) -> Iterator[None]:
-    with (cache_dir / _LOCK).open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def open_index(
     cache_dir: Path,
     name: str,
@@ -277,10 +266,10 @@ def _open_or_build(
     progress: bool,
 ) -> HybridIndex:
     folder = cache_dir / f"{name}-{index_key(name, entries, tokenizer, embedder)}"
-    with _locked(cache_dir, exclusive=False):
+    with lock(cache_dir / _LOCK, shared=True):
         if (folder / _META).is_file():
             return _load(folder, entries, tokenizer, embedder, reason)
-    with _locked(cache_dir, exclusive=True):
+    with lock(cache_dir / _LOCK):
         if (folder / _META).is_file():  # another process built it while we waited
             return _load(folder, entries, tokenizer, embedder, reason)
         own = re.compile(rf"{re.escape(name)}-[0-9a-f]{{16}}")

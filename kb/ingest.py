@@ -10,12 +10,10 @@ document needs no code change (CLI: `python -m kb.ingest add PAGE.txt --id ID --
 Missing `published`, `issuer` and `doc_number` are taken from the page's own metadata lines;
 a missing `script` is detected. Nothing else is filled in: an unknown 文号 stays "".
 
-The five sources in policies/sources were produced from the seed pages with
-
-    .venv/bin/python -m kb.ingest seeds /work/shared/seeds --root . --overwrite
-
-which applies `add_document` to each entry of `SEEDS`; the metadata there was read off each
-page by hand, and `notes` says what is uncertain.
+A source's `seed` names the scraped page it was cleaned from. `ingest_seeds` (CLI:
+`python -m kb.ingest seeds [SEED_DIR] --root .`) cleans those pages again and rewrites every
+such source from its own yaml, which stays the one record of what was read off each page by
+hand; `notes` says what is uncertain.
 """
 
 from __future__ import annotations
@@ -36,7 +34,6 @@ from kb.normalize import to_simplified
 
 __all__ = [
     "SCRIPTS",
-    "SEEDS",
     "SOURCES_DIR",
     "Metadata",
     "SourceError",
@@ -45,6 +42,7 @@ __all__ = [
     "ingest_seeds",
     "main",
     "read_metadata",
+    "seed_dir",
     "sources_dir",
 ]
 
@@ -187,135 +185,42 @@ def add_document(
     return txt_path, yaml_path
 
 
-def _seed(seed: str, **fields: str) -> Metadata:
-    return Metadata(seed=seed, **fields)
+def seed_dir(root: Path) -> Path:
+    """Where the scraped seed pages are kept: in `seeds` under the `shared` folder that sits
+    beside the project folder `root`, not in the repository."""
+    return root.resolve().parent / "shared" / "seeds"
 
 
-SEEDS = (
-    _seed(
-        "000_a4b71cf5425e3193.txt",
-        id="jiading-2017",
-        title="嘉定区关于产业发展区域统筹的实施意见(试行)",
-        doc_number="嘉委发〔2017〕2号",
-        issuer="上海市嘉定区委员会",
-        region="上海市/嘉定区",
-        issued="2017-03-13",
-        published="2019-09-27",
-        script="zh-Hans",
-        kind="policy",
-        notes=(
-            "issuer is the page's 发布机构; 嘉委发 is the prefix of 中共上海市嘉定区委员会 "
-            "documents, which may have been issued jointly with the district government "
-            "(not stated). issued: the text shows '2017313' after the 附 line, read as "
-            "2017年3月13日 (年/月/日 lost in scraping). published is the date the page "
-            "(zhengsoso.com) gives. The 任务分解表 was flattened into one cell per line; "
-            "it is table 表 with rows 表.1–表.18 and group labels 表.(一)–表.(五)."
-        ),
-    ),
-    _seed(
-        "001_b108d8fd1602ad01.txt",
-        id="chengdu-2018",
-        title="《全市产业功能区及园区建设实施方案》印发",
-        doc_number="",
-        issuer="",
-        region="四川省/成都市",
-        issued="2018-01-13",
-        published="",
-        script="zh-Hans",
-        kind="news_report",
-        notes=(
-            "A news report (记者 杨彩华 文豪; the outlet is not named) on the 全市产业功能区"
-            "及园区建设实施方案, which 市委办公厅、市政府办公厅 issued 'on the 11th', i.e. "
-            "2018-01-11 (inferred from the report's date). The 方案's own text, 文号 and "
-            "numbering are not available; quotes are the reporter's wording. issued is the "
-            "report's 发布时间 2018-01-13 08:44:39. Region from 成都市 in the text."
-        ),
-    ),
-    _seed(
-        "002_cf4fa1bba9ea7de6.txt",
-        id="pingliang-2023",
-        title="关于深化全市工业园区(高新区、集中区)管理改革的意见",
-        doc_number="",
-        issuer="",
-        region="甘肃省/平凉市",
-        issued="",
-        published="2023-08-02",
-        script="zh-Hans",
-        kind="policy",
-        notes=(
-            "The page gives only its 发布日期 2023-08-02 09:42:00: no 文号, issuer or signing "
-            "date (the wording suggests a 市委/市政府 document; not stated). Region from "
-            "'新平凉' and 平凉市…考核评价办法 in the text. Item 二.8 lacks the full stop after "
-            "its heading (建立健全协同联动机制建立…), so it has no separate heading."
-        ),
-    ),
-    _seed(
-        "003_bd4c905f1d7d095b.txt",
-        id="lucheng-2016",
-        title="鹿城区产业(工业)平台整合提升三年行动计划(2016-2018年)",
-        doc_number="温鹿政办〔2016〕97号",
-        issuer="温州市鹿城区人民政府办公室",
-        region="浙江省/温州市/鹿城区",
-        issued="2016-08-31",
-        published="2016-09-05",
-        script="zh-Hans",
-        kind="policy",
-        notes=(
-            "The text is the 印发通知 (signed 温州市鹿城区人民政府办公室 2016年8月31日) followed "
-            "by the plan; both are clause p1 up to 一、. The page's metadata table gives 文号, "
-            "生成日期 2016-09-05 (published), 索引号 001008003001001/2016-36778 and 发布机构 "
-            "区政府办公室(区外事办、区大数据发展管理局). The page flattened the body into one "
-            "line (line breaks became spaces). The three attachments are tables that the "
-            "page does not contain; only their titles (附件1–附件3) are present."
-        ),
-    ),
-    _seed(
-        "004_657c763e6e9290da.txt",
-        id="jiangxi-2019",
-        title="2019年促進全省開發區改革和創新發展工作要點",
-        doc_number="",
-        issuer="",
-        region="江西省",
-        issued="",
-        published="",
-        script="zh-Hant",
-        kind="policy",
-        notes=(
-            "Taken from a CV-template site (来源: 巧巧简历站) that shows a Traditional-script "
-            "conversion of a Simplified original; wording may differ from the official text. "
-            "No issuer, 文号 or date is given (2019 from the title; the issuer is presumably a "
-            "江西省 provincial body). The page puts the introductory paragraph before a "
-            "repeated title (p2, p3). 'ppp' is lower case in the source."
-        ),
-    ),
-)
-
-
-def ingest_seeds(seed_dir: Path, root: Path, *, overwrite: bool = False) -> list[Path]:
-    """Write every `SEEDS` entry whose seed file is in `seed_dir`; returns the paths written."""
+def ingest_seeds(seeds: Path, root: Path) -> list[Path]:
+    """Clean again the seed page of every source under `root` whose metadata names one, found
+    in the folder `seeds`, and rewrite the source with its own metadata; returns the paths
+    written. Every page is read before anything is written."""
+    metas = [read_metadata(path) for path in sorted(sources_dir(root).glob("*.yaml"))]
+    pages = [(meta, (seeds / meta.seed).read_text(encoding="utf-8")) for meta in metas if meta.seed]
     written: list[Path] = []
-    for meta in SEEDS:
-        raw = (seed_dir / meta.seed).read_text(encoding="utf-8")
-        written.extend(add_document(raw, meta.id, meta.to_dict(), root, overwrite=overwrite))
+    for meta, raw in pages:
+        written.extend(add_document(raw, meta.id, meta.to_dict(), root, overwrite=True))
     return written
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", type=Path, default=Path("."), help="project root (default .)")
-    common.add_argument("--overwrite", action="store_true", help="replace existing sources")
     parser = argparse.ArgumentParser(
         prog="python -m kb.ingest", description="Add scraped policy pages as source documents."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     seeds = commands.add_parser(
-        "seeds", parents=[common], help="(re)build the sources listed in kb.ingest.SEEDS"
+        "seeds", parents=[common], help="rebuild the sources whose metadata names a seed page"
     )
-    seeds.add_argument("seed_dir", type=Path)
+    seeds.add_argument(
+        "seed_dir", type=Path, nargs="?", help="the seed pages (default: kb.ingest.seed_dir)"
+    )
     add = commands.add_parser("add", parents=[common], help="clean a page, add it as a source")
     add.add_argument("page", type=Path, help="the scraped page, UTF-8 text")
     add.add_argument("--id", required=True, help="document id, e.g. suzhou-2020")
     add.add_argument("--meta", type=Path, required=True, help="YAML with title, region, kind…")
+    add.add_argument("--overwrite", action="store_true", help="replace an existing source")
     return parser
 
 
@@ -323,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "seeds":
-            paths = ingest_seeds(args.seed_dir, args.root, overwrite=args.overwrite)
+            paths = ingest_seeds(args.seed_dir or seed_dir(args.root), args.root)
         else:
             meta = yaml.safe_load(args.meta.read_text(encoding="utf-8")) or {}
             if not isinstance(meta, dict):

