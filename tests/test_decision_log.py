@@ -89,6 +89,7 @@ def test_concurrent_writers_share_commits(log: DecisionLog) -> None:
     assert log.batches < len(ids)  # group commit: fewer transactions than decisions
 
 
+@pytest.mark.served
 def test_two_processes_share_one_log(url: str) -> None:
     """Workers of one server each have their own log writer on the same database."""
     script = textwrap.dedent(f"""
@@ -145,6 +146,7 @@ CRASH_AFTER_ACKS = {
 }
 
 
+@pytest.mark.served
 @pytest.mark.parametrize("writer", CRASH_AFTER_ACKS)
 def test_acknowledged_decisions_survive_a_crash(url: str, writer: str) -> None:
     script = textwrap.dedent(CRASH_AFTER_ACKS[writer].format(url=url))

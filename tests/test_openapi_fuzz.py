@@ -36,7 +36,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from server.app import create_app
-from tests.conftest import EXAMPLE, fast_runtime
+from tests.conftest import EXAMPLE, examples, fast_runtime
+
+pytestmark = pytest.mark.slow
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,7 +88,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", module_app())
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case: schemathesis.Case[Any]) -> None:
     checks = [
         not_a_server_error,

@@ -21,6 +21,8 @@ import pytest
 from server.decision_log import DecisionLog
 from tests.conftest import EXAMPLE, ROOT
 
+pytestmark = pytest.mark.served
+
 ZHENGCE = [sys.executable, "-m", "server.cli"]
 
 
