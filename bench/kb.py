@@ -47,7 +47,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from dsl.routing import routes_in_force  # noqa: E402
 from kb.corpus import Corpus  # noqa: E402
-from kb.embed import Embedder, FloatMatrix  # noqa: E402
+from kb.embed import Embedder, FloatMatrix, default_embedder  # noqa: E402
 from kb.evaluate import (  # noqa: E402
     evaluate,
     evaluate_routes,
@@ -57,7 +57,8 @@ from kb.evaluate import (  # noqa: E402
 from kb.index import DenseUnavailableWarning  # noqa: E402
 from kb.items import ItemAnswer, ItemIndex  # noqa: E402
 from kb.normalize import normalize  # noqa: E402
-from kb.search import KnowledgeBase, default_embedder  # noqa: E402
+from kb.search import KnowledgeBase  # noqa: E402
+from server.config import Settings  # noqa: E402
 from server.search import Searcher, route_items  # noqa: E402
 from server.service import Service  # noqa: E402
 
@@ -253,8 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
 
         section("free-text routing (route index over the policies' routing rules)")
-        service = Service.load(ROOT)
-        searcher = Searcher(ROOT, service.corpus, service.policies, cache, embedder)
+        service = Service.load(Settings.from_env({"ZHENGCE_CACHE": str(cache)}, root=ROOT))
+        searcher = Searcher(service.settings, service.corpus, service.policies, embedder)
         started = time.perf_counter()
         routes = searcher.route_index()
         print(

@@ -9,11 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from dsl.dates import parse_date
 from dsl.schema import MAX_NUMBER, Schema
+from dsl.vocabulary import Coverage as CoverageStatus
+from dsl.vocabulary import Outcome
 
 
 def _real_date(value: str) -> str:
-    dt.date.fromisoformat(value)  # ValueError names what is wrong (month 13, day 31 …)
+    parse_date(value)  # BadDate, a ValueError, says what is wrong
     return value
 
 
@@ -146,7 +149,7 @@ class FiredRule(BaseModel):
     id: str
     policy: str
     title: str
-    outcome: str | None
+    outcome: Outcome | None
     steps: list[Step]
 
 
@@ -161,7 +164,7 @@ class WhyNot(BaseModel):
 class Undetermined(BaseModel):
     rule: str
     title: str
-    outcome: str | None
+    outcome: Outcome | None
     steps: list[Step]
     missing_facts: list[str]
     unspecified_parameters: list[str]
@@ -189,8 +192,11 @@ class Related(BaseModel):
 
 
 class Decision(BaseModel):
-    decision_id: str = Field(description="Look it up again at /v1/decisions/{decision_id}.")
-    outcome: Literal["prohibit", "approve", "file", "none"]
+    decision_id: str | None = Field(
+        description="Look it up again at /v1/decisions/{decision_id}; null where the decision "
+        "is not logged (`zhengce eval --json`)."
+    )
+    outcome: Outcome
     steps: list[PathStep] = Field(description="The approval path, in order.")
     obligations: list[str]
     benefits: list[str]
@@ -231,16 +237,6 @@ class Candidate(BaseModel):
     matched_text: str
 
 
-class RouteCitation(BaseModel):
-    policy: str
-    document: str
-    doc_number: str
-    clause: str
-    quote: str
-    text: str
-    quote_at: list[int] | None
-
-
 class RouteMatch(BaseModel):
     rule: str
     title: str
@@ -250,9 +246,9 @@ class RouteMatch(BaseModel):
     responsible: list[str]
     responsible_original: str
     notes: list[str]
-    citations: list[RouteCitation]
-    score: float
-    matched_text: str
+    citations: list[Citation]
+    score: float | None = Field(description="null when the matter named the rule by its id.")
+    matched_text: str | None = Field(description="The rule's text closest to the matter.")
 
 
 class RouteResponse(BaseModel):
@@ -260,8 +256,12 @@ class RouteResponse(BaseModel):
         description="null when no routing rule matches well enough: no forced guess."
     )
     message: str
-    threshold: float
-    dense_available: bool
+    threshold: float | None = Field(
+        description="The score a match needs; null when no free text was matched."
+    )
+    dense_available: bool | None = Field(
+        description="Whether semantic matching was on; null when no free text was matched."
+    )
     candidates: list[Candidate] = Field(description="The nearest routing rules, best first.")
 
 
@@ -293,7 +293,7 @@ class ClauseResponse(BaseModel):
     parent: str | None
     children: list[str]
     encoded_by: list[str] = Field(description="Rules, routes and parameters citing it.")
-    status: str = Field(description="encoded | skipped | by_parts | open")
+    status: CoverageStatus
 
 
 class Coverage(BaseModel):
@@ -328,7 +328,7 @@ class PolicyList(BaseModel):
 class RuleOut(BaseModel):
     id: str
     title: str
-    outcome: str | None
+    outcome: Outcome | None
     steps: list[Step]
     cites: list[ClauseRef]
 
@@ -344,10 +344,20 @@ class RouteOut(BaseModel):
 
 class ClauseCoverage(BaseModel):
     clause: str
-    status: str
+    status: CoverageStatus
     by: list[str]
     reason: str
     assigns: bool
+
+
+class DocumentCoverage(Coverage):
+    document: str
+    policy: str | None = Field(description="The policy encoding the document, if any.")
+    clauses: list[ClauseCoverage]
+
+
+class CoverageReport(BaseModel):
+    documents: list[DocumentCoverage] = Field(description="Every source document.")
 
 
 class PolicyDetail(PolicySummary):

@@ -1,5 +1,5 @@
-"""The HTTP app: the JSON API under /v1 (documented in OpenAPI at /docs and /openapi.json),
-health checks, and the reviewer's web page at /.
+"""The HTTP app: the JSON API under /v1 (server.api), health checks, the API docs, and the
+reviewer's web page at /.
 
 Run it with `zhengce serve`, or `uvicorn --factory server.app:serving_app`; every worker reads
 the same settings from the environment (server.config).
@@ -7,407 +7,26 @@ the same settings from the environment (server.config).
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import datetime as dt
-import hmac
-import json
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
-from kb.corpus import UnknownClause, UnknownDocument
 from kb.embed import Embedder
 from server import api_models as m
 from server import web
+from server.api import api, runtime_of
 from server.config import Settings
-from server.decision_log import DecisionLogError
-from server.errors import ApiError, BodyLimit, diagnostics, install, invalid_project, item
-from server.runtime import Logged, Runtime, add_clause_text
-from server.service import InputError, PolicyLoadError, Service
-
-log = logging.getLogger("zhengce")
-
-Responses = dict[int | str, dict[str, Any]]
-ERRORS: Responses = {
-    status: {"model": m.ErrorBody, "description": text}
-    for status, text in (
-        (400, "The body is not JSON."),
-        (413, "The body is over the endpoint's limit."),
-        (422, "A field is missing, unknown, of the wrong type or out of range; `errors` names it."),
-        (500, "The server failed; the error is logged."),
-    )
-}
-NOT_FOUND: Responses = {
-    404: {"model": m.ErrorBody, "description": "No such item; the message says why."}
-}
-UNAVAILABLE: Responses = {
-    503: {"model": m.ErrorBody, "description": "The decision log cannot be written."}
-}
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-async def acknowledged(runtime: Runtime, logged: Logged) -> str:
-    """The decision as JSON text, once its log entry is committed: an acknowledged decision
-    survives a crash. A log that cannot be written fails the request; the decision is not
-    given without its record."""
-    try:
-        await runtime.decision_log.write(logged.entry)
-    except DecisionLogError as exc:
-        raise ApiError(503, "decision_log_unavailable", str(exc)) from exc
-    return logged.body
-
-
-def json_response(text: str) -> Response:
-    return Response(text.encode(), media_type="application/json")
-
-
-api = APIRouter(prefix="/v1", responses=ERRORS)
-
-
-@api.post(
-    "/evaluate",
-    response_model=m.Decision,
-    responses=UNAVAILABLE,
-    summary="Evaluate one project",
-    tags=["decisions"],
-)
-async def evaluate(body: m.EvaluateRequest, request: Request) -> Response:
-    """The decision for one project: outcome, ordered approval path, the rules that fired,
-    citations with the full clause text and, with `explain`, why every other rule did not
-    fire and related clauses of other documents. Every decision is logged; its
-    `decision_id` finds it again at `/v1/decisions/{decision_id}`."""
-    runtime = runtime_of(request)
-    date = body.date
-    try:
-        if body.explain:  # may search the knowledge base: off the event loop
-            logged = await run_in_threadpool(runtime.decide, body.project, date, True, body.engine)
-        else:
-            logged = runtime.decide(body.project, date, False, body.engine)
-    except InputError as exc:
-        raise invalid_project(exc.errors) from exc
-    return json_response(await acknowledged(runtime, logged))
-
-
-@api.post(
-    "/evaluate/batch",
-    response_model=m.BatchResponse,
-    responses=UNAVAILABLE,
-    summary="Evaluate up to 10,000 projects",
-    tags=["decisions"],
-)
-async def evaluate_batch(body: m.BatchRequest, request: Request) -> Response:
-    """Results in the order of `projects`. A project with bad facts gets an `error` entry
-    (same shape as a 4xx body) and the others are still decided and logged."""
-    runtime = runtime_of(request)
-    date = body.date
-
-    def run() -> list[Logged | ApiError]:
-        out: list[Logged | ApiError] = []
-        for i, project in enumerate(body.projects):
-            try:
-                out.append(runtime.decide(project, date, body.explain, body.engine))
-            except InputError as exc:
-                out.append(invalid_project(exc.errors, f"projects.{i}"))
-        return out
-
-    done = await run_in_threadpool(run)
-    # Written together, so that they share commits.
-    bodies = iter(
-        await asyncio.gather(*(acknowledged(runtime, e) for e in done if isinstance(e, Logged)))
-    )
-    # The decisions are already JSON text (as logged): the body is assembled around them.
-    results: list[str] = []
-    for i, entry in enumerate(done):
-        if isinstance(entry, ApiError):
-            error = json.dumps(entry.body(), ensure_ascii=False)
-            results.append(f'{{"index": {i}, "error": {error}}}')
-        else:
-            results.append(f'{{"index": {i}, "decision": {next(bodies)}}}')
-    failed = sum(1 for e in done if isinstance(e, ApiError))
-    return json_response(
-        f'{{"count": {len(results)}, "failed": {failed}, "results": [{", ".join(results)}]}}'
-    )
-
-
-@api.post("/route", response_model=m.RouteResponse, summary="Who leads a matter", tags=["routing"])
-def route(body: m.RouteRequest, request: Request) -> JSONResponse:
-    """Which units lead (牵头) and share (责任) a matter described in plain words, among the
-    routing rules in force for the region and date. Below the confidence threshold there is
-    no forced guess: `match` is null and `candidates` lists the nearest rules."""
-    service = runtime_of(request).service
-    day = body.date or dt.date.today().isoformat()
-    if not service.route_ids(body.region, day):
-        return JSONResponse(
-            {
-                "match": None,
-                "message": f"no routing rules are in force for {body.region} on {day}",
-                "threshold": 0.0,
-                "dense_available": False,
-                "candidates": [],
-            }
-        )
-    found = service.route_text(body.matter, body.region, day)
-    candidates = list(found.candidates[: body.k])
-    common = {
-        "threshold": found.threshold,
-        "dense_available": found.dense_available,
-        "candidates": candidates,
-    }
-    if found.answer is None:
-        message = "no routing rule matches this matter well enough; see the candidates"
-        return JSONResponse({"match": None, "message": message, **common})
-    answer = found.answer.to_json()
-    add_clause_text(service, answer["citations"])
-    match = answer | {"score": found.score, "matched_text": found.matched_text}
-    return JSONResponse({"match": match, "message": f"matched {answer['rule']}", **common})
-
-
-@api.get("/search", response_model=m.SearchResponse, summary="Search clauses", tags=["clauses"])
-def search(
-    request: Request,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for.")],
-    k: Annotated[int, Query(ge=1, le=50, description="How many clauses.")] = 10,
-    region: Annotated[
-        str | None, Query(max_length=200, description="Only documents of this region.")
-    ] = None,
-) -> JSONResponse:
-    """Clauses of every source document, best first: BM25 over jieba tokens fused with e5
-    similarity. `highlights` are [start, end) spans of `text` where query words occur."""
-    service = runtime_of(request).service
-    kb = service.searcher.knowledge_base()
-    hits = kb.search(q, k, region or None)
-    titles = {d: service.corpus.document(d).title for d in {h.document for h in hits}}
-    return JSONResponse(
-        {
-            "query": q,
-            "hits": [
-                {
-                    "document": h.document,
-                    "clause": h.clause,
-                    "title": titles[h.document],
-                    "text": h.text,
-                    "score": round(h.score, 6),
-                    "highlights": [list(s) for s in h.highlights],
-                }
-                for h in hits
-            ],
-            "dense_available": kb.dense_available,
-            "degraded_reason": kb.degraded_reason,
-        }
-    )
-
-
-@api.get(
-    "/clauses/{document}/{clause}",
-    response_model=m.ClauseResponse,
-    responses=NOT_FOUND,
-    summary="One source clause",
-    tags=["clauses"],
-)
-async def clause(document: str, clause: str, request: Request) -> JSONResponse:
-    """A clause verbatim from its source document, its place in the document and the rules
-    that encode it."""
-    service = runtime_of(request).service
-    try:
-        doc = service.corpus.document(document)
-        found = doc.require(clause)
-    except (UnknownDocument, UnknownClause) as exc:
-        location = "document" if isinstance(exc, UnknownDocument) else "clause"
-        where = [item(f"unknown_{location}", str(exc), location)]
-        raise ApiError(404, "not_found", str(exc), where) from exc
-    cov = service.coverage_of(doc.id)
-    status = next((c for c in cov.clauses if c.clause == found.id), None) if cov else None
-    return JSONResponse(
-        {
-            "document": doc.id,
-            "title": doc.title,
-            "doc_number": doc.meta.doc_number,
-            "region": doc.meta.region,
-            "clause": found.id,
-            "label": found.label,
-            "text": found.text,
-            "full_text": found.full_text,
-            "parent": found.parent,
-            "children": [c.id for c in doc.children(found.id)],
-            "encoded_by": list(status.by) if status else [],
-            "status": status.status if status else "open",
-        }
-    )
-
-
-def policy_summary(service: Service, policy_id: str) -> dict[str, Any]:
-    policy = service.policies.policy(policy_id)
-    assert policy is not None
-    header = dataclasses.asdict(policy.header)
-    header.pop("span", None)
-    cov = service.coverage_of(policy.header.source)
-    counts = {s: cov.count(s) if cov else 0 for s in ("encoded", "skipped", "by_parts", "open")}
-    failing = [c.clause for c in cov.failing] if cov else []
-    return header | {
-        "rules": len(policy.rules),
-        "routes": len(policy.routes),
-        "coverage": counts | {"failing": failing},
-    }
-
-
-@api.get("/policies", response_model=m.PolicyList, summary="The policy set", tags=["policies"])
-async def policies(request: Request) -> JSONResponse:
-    service = runtime_of(request).service
-    return JSONResponse(
-        {
-            "revision": service.policies.revision,
-            "policies": [policy_summary(service, p.id) for p in service.policies.policies],
-        }
-    )
-
-
-@api.get(
-    "/policies/{policy_id}",
-    response_model=m.PolicyDetail,
-    responses=NOT_FOUND,
-    summary="One policy: rules, source and clause coverage",
-    tags=["policies"],
-)
-async def policy(policy_id: str, request: Request) -> JSONResponse:
-    service = runtime_of(request).service
-    p = service.policies.policy(policy_id)
-    if p is None:
-        known = ", ".join(x.id for x in service.policies.policies)
-        message = f"no policy {policy_id!r}; known: {known}"
-        raise ApiError(404, "not_found", message, [item("unknown_policy", message, "policy_id")])
-    source = p.header.source
-
-    def refs(cs: Any) -> list[dict[str, str]]:
-        return [{"document": source, "clause": c.clause} for c in cs]
-
-    cov = service.coverage_of(source)
-    return JSONResponse(
-        policy_summary(service, policy_id)
-        | {
-            "source_title": service.corpus.document(source).title,
-            "parameters": {name: pv.value for name, pv in p.params.items()},
-            "rules_detail": [
-                {
-                    "id": r.key,
-                    "title": r.ast.title,
-                    "outcome": r.ast.outcome,
-                    "steps": [{"authority": s.authority, "action": s.action} for s in r.ast.steps],
-                    "cites": refs(r.ast.cites),
-                }
-                for r in p.rules
-            ],
-            "routes_detail": [
-                {
-                    "id": r.key,
-                    "title": r.ast.title,
-                    "matters": list(r.ast.matters),
-                    "lead": list(r.lead),
-                    "responsible": list(r.responsible),
-                    "cites": refs(r.ast.cites),
-                }
-                for r in p.routes
-            ],
-            "clauses": [
-                {
-                    "clause": c.clause,
-                    "status": c.status,
-                    "by": list(c.by),
-                    "reason": c.reason,
-                    "assigns": c.assigns,
-                }
-                for c in (cov.clauses if cov else ())
-            ],
-        }
-    )
-
-
-@api.get(
-    "/decisions/{decision_id}",
-    response_model=m.LoggedDecision,
-    responses=NOT_FOUND | UNAVAILABLE,
-    summary="A logged decision",
-    tags=["decisions"],
-)
-def decision(decision_id: str, request: Request) -> JSONResponse:
-    """A decision as it was given: the request, the result, the policy revision and when."""
-    try:
-        found = runtime_of(request).decision(decision_id)
-    except Exception as exc:
-        raise ApiError(503, "decision_log_unavailable", f"the log cannot be read: {exc}") from exc
-    if found is None:
-        message = f"no decision {decision_id!r} in the log"
-        where = [item("unknown_decision", message, "decision_id")]
-        raise ApiError(404, "not_found", message, where)
-    return JSONResponse(
-        {
-            "decision_id": found.decision_id,
-            "created_at": found.created_at.isoformat(),
-            "revision": found.revision,
-            "input": found.input,
-            "result": found.result,
-        }
-    )
-
-
-@api.post(
-    "/admin/reload",
-    response_model=m.ReloadResponse,
-    responses={
-        401: {"model": m.ErrorBody, "description": "No or wrong X-API-Key."},
-        403: {"model": m.ErrorBody, "description": "Admin is off: ZHENGCE_ADMIN_KEY is unset."},
-        409: {"model": m.ErrorBody, "description": "The policy set has errors; not loaded."},
-    },
-    summary="Re-read policies/",
-    tags=["admin"],
-)
-def reload(
-    request: Request,
-    x_api_key: Annotated[str | None, Header(description="ZHENGCE_ADMIN_KEY")] = None,
-) -> JSONResponse:
-    """Re-read the policies and sources and check them. A set with errors is refused with the
-    check report in `errors` (file:line:col), and the last good set keeps serving."""
-    runtime = runtime_of(request)
-    expected = runtime.settings.admin_key
-    if expected is None:
-        raise ApiError(403, "admin_disabled", "set ZHENGCE_ADMIN_KEY to enable admin endpoints")
-    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-        where = [item("bad_api_key", "missing or wrong", "X-API-Key")]
-        raise ApiError(401, "unauthorized", "a valid X-API-Key header is required", where)
-    before = runtime.service.policies.revision
-    root = str(runtime.settings.root)
-    try:
-        report = runtime.reload()
-    except PolicyLoadError as exc:
-        errors = diagnostics(exc.result.errors, root)
-        message = f"the policy set has {len(errors)} error(s); revision {before} keeps serving"
-        raise ApiError(409, "policy_errors", message, errors) from exc
-    request.app.openapi_schema = None  # the fact schema may have changed
-    warnings = diagnostics(report.diagnostics.diagnostics, root)
-    return JSONResponse(
-        {
-            "revision": report.revision,
-            "policies": list(report.policies),
-            "changed": report.revision != before,
-            "warnings": warnings,
-        }
-    )
-
+from server.errors import ApiError, BodyLimit, install, item
+from server.runtime import Runtime
 
 health = APIRouter(tags=["health"])
 
@@ -449,12 +68,11 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     embedder: Embedder | None = None,
-    cache_dir: Path | None = None,
 ) -> FastAPI:
     """The app over the project at settings.root (default: from the environment). Raises
     PolicyLoadError when the policy set has errors: there would be nothing to serve."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
-    runtime = runtime or Runtime(settings, embedder=embedder, cache_dir=cache_dir)
+    runtime = runtime or Runtime(settings, embedder=embedder)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import fcntl
 import json
 import queue
 import threading
@@ -38,6 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from kb.filelock import lock, try_lock
 
 METADATA = MetaData()
 DECISIONS = Table(
@@ -141,6 +142,7 @@ class DecisionLog:
             _sqlite_durability(self.engine)
             database = self.engine.url.database
             if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
                 self._lock_file = Path(f"{database}.writer-lock")
                 self._loop_engine = create_engine(
                     url, json_serializer=_to_json, connect_args={"timeout": 0}
@@ -236,19 +238,14 @@ class DecisionLog:
             return
         batch, rest = pending[: self.max_batch], pending[self.max_batch :]
         try:
-            lock = self._lock_file.open("a")
+            held = try_lock(self._lock_file)
         except OSError as e:  # the folder is gone, say: nobody may be left waiting
             self._fail(pending, e)
             return
-        with lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                self._retry(loop, since, pending, "another worker is writing")
-                return
-            except OSError as e:
-                self._fail(pending, e)
-                return
+        if held is None:
+            self._retry(loop, since, pending, "another worker is writing")
+            return
+        with held:
             try:
                 _insert(self._loop_engine, batch)
             except Exception as e:
@@ -258,8 +255,6 @@ class DecisionLog:
                 self._fail(batch, e)
             else:
                 self._acknowledge(batch)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
         if rest:
             self._pending[loop] = rest
             loop.call_soon(self._flush, loop, time.monotonic())
@@ -293,12 +288,8 @@ class DecisionLog:
         if self._lock_file is None:
             yield
             return
-        with self._lock_file.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with lock(self._lock_file):
+            yield
 
     def _commit(self, batch: list[Waiting]) -> None:
         """Commit on the writer thread, waiting for the lock."""
@@ -322,10 +313,14 @@ class DecisionLog:
             _settle(done, error)
 
     def get(self, decision_id: str) -> LoggedDecision | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(DECISIONS).where(DECISIONS.c.decision_id == decision_id)
-            ).first()
+        """The logged decision, or None; raises DecisionLogError when the log cannot be read."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(DECISIONS).where(DECISIONS.c.decision_id == decision_id)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise DecisionLogError(f"the decision log could not be read: {exc}") from exc
         if row is None:
             return None
         created = row.created_at

