@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from dsl.errors import NO_SPAN, Span
 from dsl.units import Quantity
-from dsl.vocabulary import Outcome
+from dsl.vocabulary import Outcome, Strength
 
 
 def _span() -> Span:
@@ -89,6 +89,15 @@ class Contains:
 
 
 @dataclass(frozen=True)
+class InIndustry:
+    """Membership in the industry classification by code: C26 a 大类, C a whole 门类."""
+
+    field: FieldRef
+    codes: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Not:
     item: Expr
     span: Span = _span()
@@ -106,7 +115,7 @@ class Or:
     span: Span = _span()
 
 
-Atom = Truth | Compare | IsValue | InSet | Within | Contains
+Atom = Truth | Compare | IsValue | InSet | Within | Contains | InIndustry
 Expr = Atom | Not | And | Or
 
 
@@ -121,16 +130,31 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Priority:
+    """A declared precedence (`例外` / `优先于`): over `target`, a rule name of the same policy,
+    a rule key `policy/rule`, or a policy id (all its rules), because the clause `cite` says so.
+    Special over general or later over earlier holds only where declared like this."""
+
+    target: str
+    cite: Cite
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     title: str
     cites: tuple[Cite, ...]
     when: Expr
-    outcome: Outcome | None  # None for a rule that only adds duties (never Outcome.NONE)
+    outcome: Outcome | None  # None for a rule that only adds duties (never a verdict)
     steps: tuple[Step, ...] = ()
     obligations: tuple[str, ...] = ()
     benefits: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    strength: Strength = Strength.MANDATORY
+    exception_to: tuple[Priority, ...] = ()  # `例外`: this rule is an exception to the targets
+    prevails_over: tuple[Priority, ...] = ()  # `优先于`: this rule prevails over the targets
+    exception_routes: tuple[str, ...] = ()  # `例外途径`: who may grant an exception, as written
     span: Span = _span()
     name_span: Span = _span()
 
@@ -164,6 +188,7 @@ class Route:
     matters: tuple[str, ...]
     lead: Units | None
     responsible: Units | None
+    assisting: Units | None = None  # 配合 / 协助 / 协办
     notes: tuple[str, ...] = ()
     span: Span = _span()
 

@@ -4,10 +4,12 @@ and resolves the AST into `dsl.resolved` form. All problems come back at once, a
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 
 from dsl import ast
+from dsl.check_bounds import check_bounds
+from dsl.check_modality import check_modality, qualifiers
+from dsl.check_routes import check_region, check_units
 from dsl.compile import MAX_CONJUNCTS, engine_number_ok, fits_the_engine
 from dsl.dates import BadDate, parse_date
 from dsl.errors import Diagnostic, Span
@@ -88,6 +90,7 @@ class _PolicyChecker:
             )
         else:
             self.document = h.source
+            self.diags += check_region(h, self.source.document_region(h.source))
         if not h.region:
             self.report(Code.MISSING_HEADER, "the header names no `region` (地区)", h.span)
         if not h.effective_from:
@@ -183,9 +186,22 @@ class _PolicyChecker:
             if self.expect_kind(f, ["region"], "`within` (位于)", e.span):
                 return Test("within", f.name, values=(e.region,), source=e)
             return None
+        if isinstance(e, ast.InIndustry):
+            return self.industry(e, f)
         if self.expect_kind(f, ["text"], "`contains` (包含)", e.span):
             return Test("contains", f.name, values=e.phrases, source=e)
         return None
+
+    def industry(self, e: ast.InIndustry, f: ast.FieldDef) -> Cond | None:
+        if not self.expect_kind(f, ["text"], "`in_industry` (属于行业)", e.span):
+            return None
+        classes = self.schema.industries
+        unknown = next((c for c in e.codes if c not in classes.rule_codes), None)
+        if unknown is not None:
+            msg = f"'{unknown}' is no 门类 or 大类 code of {classes.source}"
+            self.report(Code.UNKNOWN_INDUSTRY_CODE, msg, e.span, classes.suggest(unknown))
+            return None
+        return Test("industry", f.name, values=classes.spellings(e.codes), source=e)
 
     def compare(self, e: ast.Compare, f: ast.FieldDef, used: set[str]) -> Cond | None:
         if not self.expect_kind(f, ["number"], f"comparison '{e.op}'", e.span):
@@ -265,40 +281,14 @@ class _PolicyChecker:
         negated = isinstance(e, ast.IsValue) and e.negated
         return NotC(test) if negated else test
 
-    # -- wording of bounds ----------------------------------------------------------------
-    def bound_wording(self, rule: ast.Rule) -> None:
-        quotes = [c.quote for c in rule.cites]
-        for cmp in _compares(rule.when):
-            quantity, extra = cmp.operand, []
-            if isinstance(quantity, ast.ParamRef):
-                p = self.params.get(quantity.name)
-                if p is None or p.unspecified:
-                    continue
-                quantity = _param_quantity(p)
-                extra = [c.quote for c in p.cites]
-            op = COMPARATORS[cmp.op]
-            for quote in quotes + extra:
-                said = _bound_in_quote(self.source.normalize(quote), quantity.amount, quantity.unit)
-                if said and said != op:
-                    msg = (
-                        f"'{cmp.op}' means {op} but the quote says {quantity}"
-                        f" with a bound meaning {said}"
-                    )
-                    self.report(
-                        Code.BOUND_WORDING_MISMATCH,
-                        msg,
-                        cmp.span,
-                        "以上/以下/以内 include the number; 超过/不足/低于 do not",
-                    )
-                    break
-
     # -- rules and routes -----------------------------------------------------------------
     def rule(self, r: ast.Rule, policy: str) -> RuleR | None:
         for c in r.cites:
             self.cite(c)
         used: set[str] = set()
         cond = self.cond(r.when, used)
-        self.bound_wording(r)
+        self.diags += check_bounds(r, self.params, self.source.normalize)
+        self.diags += check_modality(r, self.source.normalize)
         if r.outcome in (Outcome.APPROVE, Outcome.FILE) and not r.steps:
             self.report(
                 Code.NO_STEPS,
@@ -319,7 +309,14 @@ class _PolicyChecker:
                 "split it into several rules, or make the facts it tests required",
             )
             return None
-        return RuleR(f"{policy}/{r.name}", policy, r, cond, tuple(sorted(used)))
+        return RuleR(
+            f"{policy}/{r.name}",
+            policy,
+            r,
+            cond,
+            tuple(sorted(used)),
+            qualifiers(r, self.source.normalize),
+        )
 
     def route(self, r: ast.Route, policy: str) -> RouteR:
         for c in r.cites:
@@ -330,13 +327,24 @@ class _PolicyChecker:
                 f"route '{r.name}' names no lead or responsible unit",
                 r.span,
             )
+        if self.document:
+            texts = {c.clause: self.source.clause_text(self.document, c.clause) for c in r.cites}
+            found = {clause: text for clause, text in texts.items() if text is not None}
+            self.diags += check_units(r, found, self.source.normalize)
 
         def names(u: ast.Units | None) -> tuple[str, ...]:
             if u is None:
                 return ()
             return u.names or split_units(u.original)
 
-        return RouteR(f"{policy}/{r.name}", policy, r, names(r.lead), names(r.responsible))
+        return RouteR(
+            f"{policy}/{r.name}",
+            policy,
+            r,
+            names(r.lead),
+            names(r.responsible),
+            names(r.assisting),
+        )
 
     def skip(self, s: ast.Skip) -> None:
         if self.document and self.source.clause_text(self.document, s.clause) is None:
@@ -381,6 +389,7 @@ class _PolicyChecker:
             tuple(routes),
             dict(self.params),
             tuple(self.module.skips),
+            (self.document and self.source.document_provenance(self.document)) or "",
         )
 
 
@@ -408,43 +417,6 @@ def _is_date(text: str) -> bool:
 
 def _param_quantity(p: ParamValue) -> Quantity:
     return parse_quantity(p.value)
-
-
-def _compares(e: ast.Expr) -> Iterable[ast.Compare]:
-    if isinstance(e, ast.Compare):
-        yield e
-    elif isinstance(e, ast.And | ast.Or):
-        for x in e.items:
-            yield from _compares(x)
-    elif isinstance(e, ast.Not):
-        yield from _compares(e.item)
-
-
-_AFTER = {"以上": ">=", "以下": "<=", "以内": "<="}
-_BEFORE = [
-    ("不低于", ">="),
-    ("不少于", ">="),
-    ("不超过", "<="),
-    ("不高于", "<="),
-    ("超过", ">"),
-    ("高于", ">"),
-    ("不足", "<"),
-    ("低于", "<"),
-    ("超", ">"),
-]
-
-
-def _bound_in_quote(quote: str, amount: str, unit: str) -> str:
-    """The operator the quote's own words give the number, or "" when it says none."""
-    for m in re.finditer(r"(?<![\d.])" + re.escape(amount + unit) + r"(?![\d.])", quote):
-        after = quote[m.end() : m.end() + 2]
-        if after in _AFTER:
-            return _AFTER[after]
-        before = quote[: m.start()]
-        for word, op in _BEFORE:
-            if before.endswith(word):
-                return op
-    return ""
 
 
 def _closest(quote: str, text: str) -> str:

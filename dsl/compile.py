@@ -7,8 +7,8 @@ disjunctive normal form, one durable rule per conjunct, each conjunct a flat `$a
 equality and ordering tests only:
 - a negated enum test becomes equality with each other value;
 - a fact that may be missing gets a presence flag `h<i>` (1 or 0) instead of `$nex`;
-- region and text predicates are computed in Python (dsl.predicates, shared with the
-  interpreter) into 0/1 flags `x<i>`, because the engine's regexes cannot be negated.
+- region, text and industry predicates are computed in Python (dsl.predicates, shared with
+  the interpreter) into 0/1 flags `x<i>`, because the engine's regexes cannot be negated.
 Three-valued logic is kept by compiling each rule twice: once for "definitely true" (unknown
 counts as false) and once for "possibly true" (unknown counts as true).
 
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl.interpret import Firing
-from dsl.predicates import contains, within
+from dsl.predicates import contains, in_industry, within
 from dsl.resolved import NEGATED, AllOf, AnyOf, Cond, NotC, PolicyR, PolicySet, Test
 from dsl.schema import FactValue, Schema
 
@@ -241,6 +241,8 @@ class ReteEngine:
                 out[f"x{i}"] = 0
             elif t.kind == "within":
                 out[f"x{i}"] = int(within(str(value), t.values[0]))
+            elif t.kind == "industry":
+                out[f"x{i}"] = int(in_industry(str(value), t.values))
             else:
                 out[f"x{i}"] = int(contains(str(value), t.values))
         return out

@@ -1,23 +1,26 @@
-"""From facts to an explained decision: choose the policies in force, fire rules with either
-evaluator, combine outcomes, and explain every rule that did not fire."""
+"""From facts to an explained decision: choose the policies in force (or say that none
+covers the project), fire rules with either evaluator, combine outcomes (dsl/combine.py), and
+explain every rule that did not fire."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass, is_dataclass, replace
 from typing import Any, Protocol
 
 from dsl import ast
+from dsl.combine import Overridden as Overridden  # re-exported: the type of a Decision field
+from dsl.combine import combine, unique
+from dsl.counterfactual import Counterfactual, NextQuestion, Search, next_questions
 from dsl.dates import date_or_today
+from dsl.explain_text import describe
 from dsl.fmt import format_atom
-from dsl.interpret import Firing, always_one_applies, first_failure, unknowns
+from dsl.interpret import Firing, first_failure, unknowns
 from dsl.predicates import within
 from dsl.resolved import PolicyR, PolicySet, RuleR
 from dsl.schema import FactValue
-from dsl.vocabulary import Outcome
-
-# A prohibition beats an approval, which beats a filing.
-STRENGTH = {Outcome.PROHIBIT: 3, Outcome.APPROVE: 2, Outcome.FILE: 1}
+from dsl.trace import FactUsed, RuleTrace, facts_used, trace_rule
+from dsl.vocabulary import Outcome, Strength
 
 
 class Evaluator(Protocol):
@@ -55,12 +58,15 @@ class Citation:
     doc_number: str
     clause: str
     quote: str
+    # What the cited document is: official, news_report, unofficial_copy or reprint (its
+    # metadata's provenance, through the checker's ClauseSource); "" when unknown.
+    provenance: str = ""
 
     @classmethod
     def of(cls, policy: PolicyR, cite: ast.Cite) -> Citation:
-        """A clause that `policy` cites, named with its source document."""
+        """A clause that `policy` cites, named with its source document and what that is."""
         h = policy.header
-        return cls(policy.id, h.source, h.doc_number, cite.clause, cite.quote)
+        return cls(policy.id, h.source, h.doc_number, cite.clause, cite.quote, policy.provenance)
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,11 @@ class WhyNot:
     condition: str  # the failing test as the drafter wrote it
     field: str
     actual: FactValue | None
+    # For calling systems and the reviewer (new fields last, with defaults): what must hold,
+    # coded as in dsl.trace.ConditionTrace, and the failing condition in plain Chinese.
+    op: str = ""
+    expected: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,21 @@ class Decision:
     policies: tuple[str, ...]  # the policies in force for this project and date
     revision: str
     date: str
+    # How firm the outcome is, and why it is this outcome (new fields last, with defaults, so
+    # that a positional construction keeps working).
+    strength: Strength = Strength.MANDATORY  # of the outcome; mandatory where nothing qualifies it
+    decided_by: str | None = None  # the rule key that decided the outcome
+    overridden: tuple[Overridden, ...] = ()  # rules that fired but were prevailed over, and why
+    reason: str = ""  # in Chinese: why this outcome (for not_covered / undetermined / none too)
+    missing_facts: tuple[str, ...] = ()  # for undetermined: the facts that would decide it
+    exception_routes: tuple[str, ...] = ()  # for a presumptive outcome: who may grant exceptions
+    qualifiers: tuple[str, ...] = ()  # the text's words that qualify the outcome (原则上 …)
+    # What the decision rests on and what would change it (dsl.trace, dsl.counterfactual).
+    facts: tuple[FactUsed, ...] = ()  # every fact, given or supplied by a schema default
+    trace: tuple[RuleTrace, ...] = ()  # with explain: each fired rule's conditions
+    counterfactuals: tuple[Counterfactual, ...] = ()  # with explain: the smallest changes
+    counterfactuals_complete: bool = True  # False when the search ran out of its budget
+    next_questions: tuple[NextQuestion, ...] = ()  # undetermined: the missing facts, best first
 
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = _plain(self)
@@ -133,9 +159,11 @@ def _plain(value: Any) -> Any:
 
 
 def in_force(policy: PolicyR, region: str, date: str) -> bool:
+    return within(region, policy.header.region) and in_period(policy, date)
+
+
+def in_period(policy: PolicyR, date: str) -> bool:
     h = policy.header
-    if not within(region, h.region):
-        return False
     if h.effective_from and date < h.effective_from:
         return False
     return not (h.effective_until and date > h.effective_until)
@@ -156,16 +184,21 @@ def decide(
 ) -> Decision:
     day = evaluation_date(facts, date)
     region = str(facts.get("region", ""))
-    active = [p for p in policies.policies if in_force(p, region, day)]
+    covering = [p for p in policies.policies if within(region, p.header.region)]
+    active = [p for p in covering if in_period(p, day)]
+    if not active:
+        uncovered = _not_covered(policies, covering, region, day)
+        return replace(uncovered, facts=facts_used(facts, policies.schema))
     firing = evaluator.fire(facts, [p.id for p in active])
     rules = [r for p in active for r in p.rules]
     fired = [r for r in rules if r.key in firing.definite]
     maybe = [r for r in rules if r.key in firing.possible]
     by_id = {p.id: p for p in active}
 
-    outcome, path_rules, notes = _combine(fired, maybe, by_id, facts)
+    combined = combine(fired, maybe, by_id, facts, policies.schema)
     used = fired + maybe
     citations = [Citation.of(by_id[r.policy], c) for r in used for c in r.ast.cites]
+    citations += [Citation.of(by_id[r.policy], c) for r, c in combined.declarations]
     params = []
     for r in used:
         for name in r.params:
@@ -181,23 +214,98 @@ def decide(
             if failure is not None and failure.test.source is not None:
                 text = format_atom(failure.test.source)
                 condition = f"非 {text}" if failure.negated else text
+                said = describe(failure.test, not failure.negated, facts, policies.schema)
                 why_not.append(
-                    WhyNot(r.key, r.ast.title, condition, failure.test.field, failure.actual)
+                    WhyNot(
+                        r.key,
+                        r.ast.title,
+                        condition,
+                        failure.test.field,
+                        failure.actual,
+                        said.op,
+                        said.expected,
+                        said.text,
+                    )
                 )
-    return Decision(
-        outcome=outcome,
-        steps=_path(path_rules, by_id),
-        obligations=_unique(o for r in fired for o in r.ast.obligations),
-        benefits=_unique(b for r in fired for b in r.ast.benefits),
-        notes=tuple(notes),
+    decision = Decision(
+        outcome=combined.outcome,
+        steps=_path(combined.path, by_id),
+        obligations=unique(o for r in combined.kept for o in r.ast.obligations),
+        benefits=unique(b for r in combined.kept for b in r.ast.benefits),
+        notes=combined.notes,
         rules=tuple(_fired(r) for r in fired),
         undetermined=tuple(_undetermined(r, facts) for r in maybe),
         why_not=tuple(why_not),
-        citations=_unique(citations),
-        parameters=_unique(params),
+        citations=unique(citations),
+        parameters=unique(params),
         policies=tuple(p.id for p in active),
         revision=policies.revision,
         date=day,
+        strength=combined.strength,
+        decided_by=combined.decided_by,
+        overridden=combined.overridden,
+        reason=combined.reason,
+        missing_facts=combined.missing_facts,
+        exception_routes=combined.exception_routes,
+        qualifiers=combined.qualifiers,
+        facts=facts_used(facts, policies.schema),
+    )
+    questions = next_questions(decision, facts, active, policies.schema)
+    if questions:
+        decision = replace(decision, next_questions=questions)
+    if not explain:
+        return decision
+    # Each counterfactual is this very decision, made again on the changed facts.
+    search = Search(
+        decision,
+        facts,
+        active,
+        policies.policies,
+        policies.schema,
+        lambda changed: decide(policies, evaluator, changed, day, explain=False),
+    )
+    found, complete = search.run()
+    return replace(
+        decision,
+        trace=tuple(trace_rule(r, facts, policies.schema) for r in fired),
+        counterfactuals=found,
+        counterfactuals_complete=complete,
+    )
+
+
+def _not_covered(policies: PolicySet, covering: list[PolicyR], region: str, day: str) -> Decision:
+    """No policy of the set covers the region, or none that does is in force on the date:
+    never a silent `none`. The reason names the covering policies' periods, or the regions
+    below a region too wide to place the project in."""
+    if covering:
+        periods = "；".join(
+            f"{p.id} 自{p.header.effective_from}施行"
+            + (f"，至{p.header.effective_until}止" if p.header.effective_until else "")
+            for p in covering
+        )
+        reason = f"评估日期 {day} 没有覆盖该地区的政策施行：{periods}"
+    else:
+        reason = f"本系统未覆盖该地区（{region or '未给出地区'}）"
+        below = unique(
+            p.header.region for p in policies.policies if within(p.header.region, region)
+        )
+        if below:
+            reason += f"；本系统只覆盖其下的 {'、'.join(below)}，请给出更具体的地区"
+    return Decision(
+        outcome=Outcome.NOT_COVERED,
+        steps=(),
+        obligations=(),
+        benefits=(),
+        notes=(),
+        rules=(),
+        undetermined=(),
+        why_not=(),
+        citations=(),
+        parameters=(),
+        policies=(),
+        revision=policies.revision,
+        date=day,
+        reason=reason,
     )
 
 
@@ -214,42 +322,7 @@ def _undetermined(r: RuleR, facts: Mapping[str, FactValue]) -> Undetermined:
     return Undetermined(r.key, r.ast.title, r.ast.outcome, _steps(r), tuple(missing), tuple(params))
 
 
-def _combine(
-    fired: list[RuleR],
-    maybe: list[RuleR],
-    policies: Mapping[str, PolicyR],
-    facts: Mapping[str, FactValue],
-) -> tuple[Outcome, list[RuleR], list[str]]:
-    """The outcome, the rules whose steps make the path (in path order) and the notes. Any
-    prohibition wins; otherwise the strongest outcome with the paths of the rules that give
-    it, in policy and rule order. Qualified wording and trial status stay visible."""
-    notes: list[str] = []
-    for r in fired:
-        notes += [f"{r.key}: {n}" for n in r.ast.notes]
-    for pid in _unique(r.policy for r in fired + maybe):
-        if policies[pid].header.trial:
-            notes.append(f"{pid}: 该文件为试行 (trial)")
-    deciding = [r.ast.outcome for r in fired if r.ast.outcome]
-    if not deciding:
-        # Rules without an outcome (duties, rewards) still add their steps; the outcome then
-        # comes from the undetermined candidates, if they settle it.
-        outcome, notes = _undetermined_outcome(maybe, notes, facts)
-        return outcome, fired, notes
-    outcome = max(deciding, key=STRENGTH.__getitem__)
-    # A prohibition stands alone; otherwise every fired rule adds its path, the strongest
-    # outcome's first (a provincial park's plan is approved, then also filed).
-    contributing = [
-        r for r in fired if outcome != Outcome.PROHIBIT or r.ast.outcome == Outcome.PROHIBIT
-    ]
-    contributing.sort(key=lambda r: -STRENGTH[r.ast.outcome] if r.ast.outcome else 0)
-    same = [r for r in contributing if r.ast.outcome == outcome and r.ast.steps]
-    if len(_unique(_steps(r) for r in same)) > 1:
-        names = "、".join(r.key for r in same)
-        notes.append(f"多条规则适用且路径不同 (several rules apply with different paths): {names}")
-    return outcome, contributing, notes
-
-
-def _path(rules: list[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep, ...]:
+def _path(rules: Iterable[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep, ...]:
     """The steps of `rules` in order, each once, with the rules and clauses behind it."""
     basis: dict[Step, list[Basis]] = {}
     for r in rules:
@@ -258,36 +331,5 @@ def _path(rules: list[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep
             basis.setdefault(step, [])
             basis[step] += [Basis(r.key, source, c.clause) for c in r.ast.cites]
     return tuple(
-        PathStep(step.authority, step.action, _unique(found)) for step, found in basis.items()
+        PathStep(step.authority, step.action, unique(found)) for step, found in basis.items()
     )
-
-
-def _undetermined_outcome(
-    maybe: list[RuleR], notes: list[str], facts: Mapping[str, FactValue]
-) -> tuple[Outcome, list[str]]:
-    """No rule with an outcome surely applies. When the undetermined candidates all give the
-    same outcome and, whatever the missing facts and open parameters turn out to be, one of
-    them applies, that outcome stands and each candidate path is reported; otherwise the
-    outcome is `none`."""
-    candidates = [r for r in maybe if r.ast.outcome]
-    outcomes = {r.ast.outcome for r in candidates if r.ast.outcome}
-    if len(outcomes) != 1 or not always_one_applies([r.cond for r in candidates], facts):
-        return Outcome.NONE, notes
-    open_questions = [unknowns(r.cond, facts) for r in candidates]
-    missing = _unique(m for ms, _ in open_questions for m in ms)
-    params = _unique(p for _, ps in open_questions for p in ps)
-    if params:
-        notes.append(
-            f"路径取决于文件未规定的参数 {'、'.join(params)} (the path depends on a parameter "
-            "the text leaves open); see `undetermined` for each possible path"
-        )
-    if missing:
-        notes.append(
-            f"路径取决于未提供的事实 {'、'.join(missing)} (the path depends on facts not "
-            "given); see `undetermined` for each possible path"
-        )
-    return outcomes.pop(), notes
-
-
-def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
-    return tuple(dict.fromkeys(items))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from dsl import ast
-from dsl.vocabulary import OUTCOME_KEYWORDS, Outcome
+from dsl.vocabulary import OUTCOME_KEYWORDS, STRENGTH_KEYWORDS, Outcome, Strength
 
-# English keyword -> its Chinese spelling. The outcome words are the vocabulary's table, the
-# one the parser reads outcomes by.
+# English keyword -> its Chinese spelling. The outcome and strength words are the vocabulary's
+# tables, the ones the parser reads them by.
 KEYWORDS = {
     "policy": "政策",
     "source": "来源",
@@ -33,9 +33,13 @@ KEYWORDS = {
     "param": "参数",
     "unspecified": "未规定",
     "rule": "规则",
+    "exception_to": "例外",
+    "prevails_over": "优先于",
     "when": "当",
     "then": "则",
+    **{spelling["en"]: spelling["zh"] for spelling in STRENGTH_KEYWORDS.values()},
     **{spelling["en"]: spelling["zh"] for spelling in OUTCOME_KEYWORDS.values()},
+    "exception_route": "例外途径",
     "step": "步骤",
     "obligation": "义务",
     "benefit": "奖励",
@@ -45,6 +49,7 @@ KEYWORDS = {
     "matter": "事项",
     "lead": "牵头",
     "responsible": "责任",
+    "assisting": "配合",
     "as": "即",
     "skip": "不编码",
     "or": "或",
@@ -55,13 +60,17 @@ KEYWORDS = {
     "in": "属于",
     "within": "位于",
     "contains": "包含",
+    "in_industry": "属于行业",
     "project": "项目",
     "true": "真",
     "false": "假",
 }
+# Other spellings the parser accepts for a keyword; the formatter writes KEYWORDS' spelling.
+ALIASES = {"协助": "assisting", "协办": "assisting"}
 RESERVED = (
     set(KEYWORDS)
     | set(KEYWORDS.values())
+    | set(ALIASES)
     | {
         "at_least",
         "at_most",
@@ -93,7 +102,9 @@ _AFTER_A_WORD = (
     "obligation",
     "benefit",
     "note",
+    "exception_route",
     "responsible",
+    "assisting",
     "policy",
     "schema",
     "param",
@@ -101,7 +112,11 @@ _AFTER_A_WORD = (
     "route",
     "skip",
 )
-FOLLOWS_A_WORD = frozenset(_AFTER_A_WORD) | {KEYWORDS[k] for k in _AFTER_A_WORD}
+FOLLOWS_A_WORD = (
+    frozenset(_AFTER_A_WORD)
+    | {KEYWORDS[k] for k in _AFTER_A_WORD}
+    | {alias for alias, k in ALIASES.items() if k in _AFTER_A_WORD}
+)
 
 
 class Writer:
@@ -113,6 +128,10 @@ class Writer:
 
     def outcome(self, outcome: Outcome) -> str:
         return OUTCOME_KEYWORDS[outcome][self.lang]
+
+    def strength(self, strength: Strength) -> str:
+        """The strength's word after `then`; mandatory has none."""
+        return "" if strength == Strength.MANDATORY else STRENGTH_KEYWORDS[strength][self.lang]
 
     # -- expressions ----------------------------------------------------------------------
     def expr(self, e: ast.Expr, parent: int = 0) -> str:
@@ -140,6 +159,8 @@ class Writer:
             return f"{f} {self.kw('in')} {{{', '.join(word(v) for v in e.values)}}}"
         if isinstance(e, ast.Within):
             return f"{f} {self.kw('within')} {quote(e.region)}"
+        if isinstance(e, ast.InIndustry):
+            return f"{f} {self.kw('in_industry')} {{{', '.join(word(c) for c in e.codes)}}}"
         return f"{f} {self.kw('contains')} {', '.join(quote(p) for p in e.phrases)}"
 
     # -- items ----------------------------------------------------------------------------
@@ -180,13 +201,21 @@ class Writer:
     def rule(self, r: ast.Rule) -> list[str]:
         head = f"{self.kw('rule')} {r.name}" + (f" {quote(r.title)}" if r.title else "")
         out = [head] + [self.cite(c) for c in r.cites]
+        out += [self.priority("exception_to", p) for p in r.exception_to]
+        out += [self.priority("prevails_over", p) for p in r.prevails_over]
         out.append(f"  {self.kw('when')} {self.expr(r.when)}")
-        out.append(f"  {self.kw('then')}" + (f" {self.outcome(r.outcome)}" if r.outcome else ""))
+        then = [self.kw("then"), self.strength(r.strength)]
+        then.append(self.outcome(r.outcome) if r.outcome else "")
+        out.append("  " + " ".join(w for w in then if w))
+        out += [f"    {self.kw('exception_route')} {quote(e)}" for e in r.exception_routes]
         out += [f"    {self.kw('step')} {word(s.authority)} {action(s.action)}" for s in r.steps]
         out += [f"    {self.kw('obligation')} {quote(o)}" for o in r.obligations]
         out += [f"    {self.kw('benefit')} {quote(b)}" for b in r.benefits]
         out += [f"    {self.kw('note')} {quote(n)}" for n in r.notes]
         return out
+
+    def priority(self, key: str, p: ast.Priority) -> str:
+        return f"  {self.kw(key)} {p.target} {self.cite(p.cite).strip()}"
 
     def units(self, key: str, u: ast.Units | None) -> list[str]:
         if u is None:
@@ -201,6 +230,7 @@ class Writer:
         out = [head] + [self.cite(c) for c in r.cites]
         out.append(f"  {self.kw('matter')} " + ", ".join(quote(m) for m in r.matters))
         out += self.units("lead", r.lead) + self.units("responsible", r.responsible)
+        out += self.units("assisting", r.assisting)
         out += [f"  {self.kw('note')} {quote(n)}" for n in r.notes]
         return out
 

@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from dsl.predicates import compare, contains, within
+from dsl.predicates import compare, contains, in_industry, within
 from dsl.resolved import AllOf, Cond, NotC, PolicySet, RuleR, Test
 from dsl.schema import FactValue
 
@@ -39,6 +39,8 @@ def test(t: Test, facts: Mapping[str, FactValue]) -> Tri:
         return value in t.values
     if t.kind == "within":
         return within(str(value), t.values[0])
+    if t.kind == "industry":
+        return in_industry(str(value), t.values)
     return contains(str(value), t.values)
 
 

@@ -1,20 +1,32 @@
 """Load a policy folder: parse every file, check it against the schema and the sources, and
-return the policy set with every diagnostic found (all at once, sorted by location)."""
+return the policy set with every diagnostic found (all at once, sorted by location).
+
+Last, once nothing else is wrong, the whole set is analysed (dsl.analyze): two rules that give
+different outcomes or paths for one project with no declared priority are the error
+`unresolved_conflict`, so such a set is refused like any other error. `zhengce analyze` and
+its tests load with `conflicts=False` to see the set the conflicts are in."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dsl.analyze import analyze, conflict_issues
 from dsl.check import check_policy, check_schema
 from dsl.errors import Diagnostic, DslError, Span, sort_key
+from dsl.industry import missing_classification, parse_classification
 from dsl.parser import parse
+from dsl.priority import check_priorities
 from dsl.resolved import PolicyR, PolicySet
+from dsl.schema import Schema
 from dsl.sources import ClauseSource
 from dsl.vocabulary import Code
 
 SCHEMA_FILE = "schema.zc"
+# The industry classification (GB/T 4754), beside the schema file: content a drafter edits.
+INDUSTRY_FILE = Path("data") / "industries.yaml"
 
 
 @dataclass(frozen=True)
@@ -42,13 +54,23 @@ def revision(files: list[Path], texts: dict[str, str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_folder(folder: Path, source: ClauseSource, schema_path: Path | None = None) -> LoadResult:
+def load_folder(
+    folder: Path,
+    source: ClauseSource,
+    schema_path: Path | None = None,
+    *,
+    conflicts: bool = True,
+) -> LoadResult:
     schema_file = schema_path or folder / SCHEMA_FILE
     files = [schema_file, *policy_files(folder)]
-    return load_files(files, schema_file, source)
+    return load_files(files, schema_file, source, conflicts=conflicts)
 
 
-def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> LoadResult:
+def load_files(
+    files: list[Path], schema_file: Path, source: ClauseSource, *, conflicts: bool = True
+) -> LoadResult:
+    """Every file checked, then (with `conflicts`, once nothing else is an error) the whole set
+    analysed: each unresolved conflict is an `unresolved_conflict` error."""
     diags: list[Diagnostic] = []
     texts: dict[str, str] = {}
     modules = {}
@@ -66,6 +88,8 @@ def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> Lo
     if schema_file in modules:
         schema, schema_diags = check_schema(modules[schema_file])
         diags.extend(schema_diags)
+        if schema is not None:
+            schema = _with_industries(schema, schema_file.parent / INDUSTRY_FILE, texts, diags)
     elif str(schema_file) in texts:
         pass  # its parse error is already reported
     else:
@@ -89,11 +113,50 @@ def load_files(files: list[Path], schema_file: Path, source: ClauseSource) -> Lo
                 diags.append(Diagnostic(Code.DUPLICATE_NAME, msg, policy.header.span))
             seen[policy.id] = str(path)
             policies.append(policy)
-    diags.sort(key=sort_key)
+        diags.extend(check_priorities(m for path, m in modules.items() if path != schema_file))
     ok = schema is not None and not any(d.is_error for d in diags)
+    # The classification decides answers too: a changed entry is a new revision.
+    hashed = [p for p in (*files, schema_file.parent / INDUSTRY_FILE) if str(p) in texts]
     result = (
-        PolicySet(schema, tuple(policies), revision(files, texts))
+        PolicySet(schema, tuple(policies), revision(hashed, texts))
         if ok and schema is not None
         else None
     )
+    if result is not None and conflicts:
+        found = unresolved_conflicts(result)
+        if found:
+            diags.extend(found)
+            result = None
+    diags.sort(key=sort_key)
     return LoadResult(result, tuple(diags), texts)
+
+
+def unresolved_conflicts(policies: PolicySet) -> list[Diagnostic]:
+    """Each conflict `zhengce analyze` finds in a set that is otherwise sound, as an error at
+    the first rule's name."""
+    analysis = analyze(policies)
+    found = []
+    for finding, issue in zip(analysis.conflicts, conflict_issues(analysis), strict=True):
+        message = issue.message
+        if finding.counterexample is not None:
+            project = json.dumps(dict(finding.counterexample.project), ensure_ascii=False)
+            message += f"; e.g. the project {project} on {finding.counterexample.date}"
+        found.append(Diagnostic(Code.UNRESOLVED_CONFLICT, message, issue.span, hint=issue.hint))
+    return found
+
+
+def _with_industries(
+    schema: Schema, path: Path, texts: dict[str, str], diags: list[Diagnostic]
+) -> Schema:
+    """The schema with the industry classification in `path`. Without that file the set still
+    loads (a test folder needs none), and only a rule testing membership is then an error."""
+    if not path.exists():
+        return replace(schema, industries=missing_classification(str(path)))
+    try:
+        texts[str(path)] = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        diags.append(Diagnostic(Code.UNREADABLE_FILE, str(e), Span(str(path))))
+        return replace(schema, industries=missing_classification(str(path)))
+    industries, problems = parse_classification(texts[str(path)], str(path))
+    diags.extend(problems)
+    return replace(schema, industries=industries)

@@ -24,7 +24,14 @@ from lark.lexer import PatternStr
 from dsl import ast
 from dsl.errors import Diagnostic, DslError, Span
 from dsl.units import parse_quantity
-from dsl.vocabulary import Code, Outcome, Role, outcome_of_keyword
+from dsl.vocabulary import (
+    Code,
+    Outcome,
+    Role,
+    Strength,
+    outcome_of_keyword,
+    strength_of_keyword,
+)
 
 _TERMINAL_NAMES = {
     "NAME": "a name",
@@ -131,7 +138,7 @@ def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
     else:
         found, width = "input", 1
     described = sorted({_describe(t) for t in expected if t not in _twins().values()})
-    if 0 < len(described) <= 3:
+    if 0 < len(described) <= 4:  # a rule's cites may be followed by four keywords
         message = f"expected {' or '.join(described)}, found {found}"
     else:
         message = f"unexpected {found}"
@@ -306,27 +313,50 @@ class _ToAst(Transformer[Token, Any]):
     # -- rules --------------------------------------------------------------------------
     def rule(self, meta: Any, c: list[Any]) -> ast.Rule:
         name, title, *rest = c
-        cites = tuple(x for x in rest if isinstance(x, ast.Cite))
-        body = [x for x in rest if not isinstance(x, ast.Cite)]
-        when = body[0]
-        outcome = body[1]
-        extras = body[2:]
+
+        def tagged(tag: str, items: list[Any]) -> tuple[Any, ...]:
+            return tuple(x[1] for x in items if isinstance(x, tuple) and x[0] == tag)
+
+        # Cites and priorities (tagged tuples) come first, then the condition, the strength and
+        # the outcome (each None when left out), then the consequences.
+        head = next(i for i, x in enumerate(rest) if not isinstance(x, ast.Cite | tuple))
+        declared = rest[:head]
+        when, strength, outcome, *extras = rest[head:]
         return ast.Rule(
             name=str(name),
             title=_unquote(title) if title else "",
-            cites=cites,
+            cites=tuple(x for x in declared if isinstance(x, ast.Cite)),
             when=when,
             outcome=outcome,
             steps=tuple(x for x in extras if isinstance(x, ast.Step)),
-            obligations=tuple(x[1] for x in extras if isinstance(x, tuple) and x[0] == "obl"),
-            benefits=tuple(x[1] for x in extras if isinstance(x, tuple) and x[0] == "ben"),
-            notes=tuple(x[1] for x in extras if isinstance(x, tuple) and x[0] == "note"),
+            obligations=tagged("obl", extras),
+            benefits=tagged("ben", extras),
+            notes=tagged("note", extras),
+            strength=strength or Strength.MANDATORY,
+            exception_to=tagged("exception_to", declared),
+            prevails_over=tagged("prevails_over", declared),
+            exception_routes=tagged("exception_route", extras),
             span=self._s(meta),
             name_span=_tspan(self.path, name),
         )
 
+    def exception_to(self, meta: Any, c: list[Any]) -> tuple[str, ast.Priority]:
+        return ("exception_to", ast.Priority(c[0], c[1], self._s(meta)))
+
+    def prevails_over(self, meta: Any, c: list[Any]) -> tuple[str, ast.Priority]:
+        return ("prevails_over", ast.Priority(c[0], c[1], self._s(meta)))
+
+    def target(self, meta: Any, c: list[Any]) -> str:
+        return "/".join(str(t) for t in c if t is not None)
+
+    def strength(self, meta: Any, c: list[Any]) -> Strength:
+        return strength_of_keyword(str(c[0]))
+
     def outcome(self, meta: Any, c: list[Any]) -> Outcome:
         return outcome_of_keyword(str(c[0]))
+
+    def exception_route(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+        return ("exception_route", _unquote(c[0]))
 
     def step(self, meta: Any, c: list[Any]) -> ast.Step:
         return ast.Step(_word(c[0]), _word(c[1]), self._s(meta))
@@ -346,20 +376,20 @@ class _ToAst(Transformer[Token, Any]):
     # -- routes -------------------------------------------------------------------------
     def route(self, meta: Any, c: list[Any]) -> ast.Route:
         name, title, *rest = c
-        cites = tuple(x for x in rest if isinstance(x, ast.Cite))
-        matters = next(x for x in rest if isinstance(x, list))
-        lead = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == Role.LEAD), None)
-        resp = next((x[1] for x in rest if isinstance(x, tuple) and x[0] == Role.RESPONSIBLE), None)
-        notes = tuple(x[1] for x in rest if isinstance(x, tuple) and x[0] == "note")
+
+        def role(which: Role) -> ast.Units | None:
+            return next((x[1] for x in rest if isinstance(x, tuple) and x[0] == which), None)
+
         return ast.Route(
-            str(name),
-            _unquote(title) if title else "",
-            cites,
-            tuple(matters),
-            lead,
-            resp,
-            notes,
-            self._s(meta),
+            name=str(name),
+            title=_unquote(title) if title else "",
+            cites=tuple(x for x in rest if isinstance(x, ast.Cite)),
+            matters=tuple(next(x for x in rest if isinstance(x, list))),
+            lead=role(Role.LEAD),
+            responsible=role(Role.RESPONSIBLE),
+            assisting=role(Role.ASSISTING),
+            notes=tuple(x[1] for x in rest if isinstance(x, tuple) and x[0] == "note"),
+            span=self._s(meta),
         )
 
     def matter(self, meta: Any, c: list[Any]) -> list[str]:
@@ -370,6 +400,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def responsible(self, meta: Any, c: list[Any]) -> tuple[Role, ast.Units]:
         return (Role.RESPONSIBLE, c[0])
+
+    def assisting(self, meta: Any, c: list[Any]) -> tuple[Role, ast.Units]:
+        return (Role.ASSISTING, c[0])
 
     def units(self, meta: Any, c: list[Any]) -> ast.Units:
         names = tuple(_word(w) for w in c[1:] if w is not None)
@@ -419,6 +452,9 @@ class _ToAst(Transformer[Token, Any]):
 
     def contains(self, meta: Any, c: list[Any]) -> ast.Contains:
         return ast.Contains(c[0], tuple(_unquote(t) for t in c[1:]), self._s(meta))
+
+    def in_industry(self, meta: Any, c: list[Any]) -> ast.InIndustry:
+        return ast.InIndustry(c[0], tuple(_word(w) for w in c[1:]), self._s(meta))
 
     def field_ref(self, meta: Any, c: list[Any]) -> ast.FieldRef:
         return ast.FieldRef(str(c[0]), _tspan(self.path, c[0]))

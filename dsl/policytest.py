@@ -22,9 +22,11 @@
 `want` keys: outcome, steps (exact, ordered), rules (exact set of fired rule ids), citations
 (each `policy:clause` must be cited), obligations, benefits, undetermined (exact set),
 why_not (rule ids that must be explained), parameters (names that must be reported), notes
-(each string must occur in some note, e.g. a qualifier such as 一般).
-Route `want` keys: lead and responsible (exact, ordered), clause (must be cited), or
-`none: true` when no such route is in force there.
+(each string must occur in some note, e.g. a qualifier such as 一般); strength, decided_by,
+overridden (exact set of overridden rule ids), missing_facts, qualifiers and exception_routes
+(exact, ordered), reason (must occur in the decision's reason).
+Route `want` keys: lead, responsible and assisting (exact, ordered), clause (must be cited),
+or `none: true` when no such route is in force there.
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ WANT_KEYS = {
     "why_not",
     "parameters",
     "notes",
+    "strength",
+    "decided_by",
+    "overridden",
+    "missing_facts",
+    "qualifiers",
+    "exception_routes",
+    "reason",
 }
 
 
@@ -166,9 +175,22 @@ def compare(d: Decision, want: Mapping[str, Any]) -> list[str]:
         check("rules", sorted(r.id for r in d.rules), sorted(want["rules"]))
     if "undetermined" in want:
         check("undetermined", sorted(u.rule for u in d.undetermined), sorted(want["undetermined"]))
-    for key, got in (("obligations", d.obligations), ("benefits", d.benefits)):
+    for key, got in (
+        ("obligations", d.obligations),
+        ("benefits", d.benefits),
+        ("missing_facts", d.missing_facts),
+        ("qualifiers", d.qualifiers),
+        ("exception_routes", d.exception_routes),
+    ):
         if key in want:
             check(key, list(got), want[key])
+    for key, value in (("strength", d.strength), ("decided_by", d.decided_by)):
+        if key in want:
+            check(key, value, want[key])
+    if "overridden" in want:
+        check("overridden", sorted(o.rule for o in d.overridden), sorted(want["overridden"]))
+    if "reason" in want and want["reason"] not in d.reason:
+        failures.append(f"reason: {want['reason']!r} is not in {d.reason!r}")
     # Keys that name things the decision must contain (it may contain more).
     contained = {
         "citations": {f"{c.policy}:{c.clause}" for c in d.citations},

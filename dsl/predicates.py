@@ -20,3 +20,10 @@ def within(region: str, container: str) -> bool:
 
 def contains(text: str, phrases: tuple[str, ...]) -> bool:
     return any(p in text for p in phrases)
+
+
+def in_industry(text: str, spellings: tuple[str, ...]) -> bool:
+    """True when an industry value, trimmed, is a code or exact name of a class the test
+    covers (the checker lists them all, dsl.industry). Free text never is: 化工装备制造 is
+    machinery, not C26, although it says 化工."""
+    return text.strip() in spellings

@@ -44,7 +44,8 @@ NEGATED = {">=": "<", "<": ">=", "<=": ">", ">": "<="}
 class Test:
     """One atomic condition.
 
-    kind: bool | cmp | eq (enum value in `values`) | within | contains
+    kind: bool | cmp | eq (enum value in `values`) | within | contains | industry (every code
+    and name of the classes tested in `values`, so evaluators need no classification)
     `param` names the parameter behind a cmp operand; `unspecified` when the text leaves it open.
     """
 
@@ -93,6 +94,9 @@ class RuleR:
     ast: ast.Rule
     cond: Cond
     params: tuple[str, ...]
+    # The text's words for a qualified strength (原则上, 依法 …), found by the checker in the
+    # normalised quotes: a decision repeats them beside the outcome.
+    qualifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class RouteR:
     ast: ast.Route
     lead: tuple[str, ...]
     responsible: tuple[str, ...]
+    assisting: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,9 @@ class PolicyR:
     routes: tuple[RouteR, ...]
     params: dict[str, ParamValue]
     skips: tuple[ast.Skip, ...]
+    # What the source document is (its metadata's provenance: official, news_report,
+    # unofficial_copy, reprint), "" when unknown; every citation of the policy carries it.
+    provenance: str = ""
 
     @property
     def id(self) -> str:

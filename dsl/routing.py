@@ -1,4 +1,5 @@
-"""Routing by id: which units lead and share a matter, in the policies in force for a region."""
+"""Routing by id: which units lead, are responsible for and assist with a matter, in the
+policies in force for a region."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class RouteAnswer:
     lead_original: str
     responsible: tuple[str, ...]
     responsible_original: str
+    assisting: tuple[str, ...]
+    assisting_original: str
     notes: tuple[str, ...]
     citations: tuple[Citation, ...]
 
@@ -37,6 +40,8 @@ def answer(policies: PolicySet, route: RouteR) -> RouteAnswer:
         lead_original=a.lead.original if a.lead else "",
         responsible=route.responsible,
         responsible_original=a.responsible.original if a.responsible else "",
+        assisting=route.assisting,
+        assisting_original=a.assisting.original if a.assisting else "",
         notes=a.notes,
         citations=tuple(Citation.of(policy, c) for c in a.cites),
     )

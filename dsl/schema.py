@@ -12,6 +12,7 @@ from typing import Any
 
 from dsl import ast
 from dsl.dates import BadDate, parse_date
+from dsl.industry import NO_CLASSIFICATION, Classification
 from dsl.units import dimension_of
 from dsl.vocabulary import Code
 
@@ -21,6 +22,14 @@ FactValue = bool | float | str
 # 10^15: within that range JSON writes them without an exponent, which the Rete engine needs.
 DECIMALS = 4
 MAX_NUMBER = 1e15
+
+
+class Facts(dict[str, FactValue]):
+    """Typed facts, as Schema.validate returns them, remembering which values the schema's
+    defaults supplied (`defaulted`): a decision says which facts the project gave. A copy
+    made with dict() or `|` is a plain dict and forgets it."""
+
+    defaulted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class FactError:
 @dataclass(frozen=True)
 class Schema:
     node: ast.Schema
+    # The classes an industry value may name: dsl.load reads them beside the schema file.
+    industries: Classification = NO_CLASSIFICATION
 
     @property
     def fields(self) -> tuple[ast.FieldDef, ...]:
@@ -59,12 +70,14 @@ class Schema:
     def may_be_missing(self, field: ast.FieldDef) -> bool:
         return not field.required and field.default is None
 
-    def validate(self, project: Mapping[str, Any]) -> tuple[dict[str, FactValue], list[FactError]]:
+    def validate(self, project: Mapping[str, Any]) -> tuple[Facts, list[FactError]]:
         """Typed facts (defaults applied) and every error found; unknown fields are errors."""
-        facts: dict[str, FactValue] = {}
+        facts = Facts()
         errors: list[FactError] = []
         if not isinstance(project, Mapping):
-            return {}, [FactError("project", Code.WRONG_TYPE, "the project must be a JSON object")]
+            return facts, [
+                FactError("project", Code.WRONG_TYPE, "the project must be a JSON object")
+            ]
         known = {f.name: f for f in self.node.fields}
         for name, value in project.items():
             f = known.get(name)
@@ -83,6 +96,7 @@ class Schema:
                 continue
             if f.default is not None:
                 facts[f.name] = _literal_value(f.default)
+                facts.defaulted |= {f.name}
             elif f.required:
                 errors.append(
                     FactError(f.name, Code.MISSING_FIELD, f"'{f.name}' ({f.label}) is required")
@@ -116,7 +130,8 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not math.isfinite(value)
+            # An int is exact and of any size: math.isfinite(10**400) overflows (a 500).
+            or (isinstance(value, float) and not math.isfinite(value))
         ):
             unit = f" in {f.type.unit}" if f.type.unit else ""
             return FactError(
@@ -142,14 +157,16 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
             )
         return canonical
     if kind == "region":
-        parts = value.split("/")
-        if not value or any(not p.strip() for p in parts):
+        # A proper path only: an empty, "." or ".." segment (or a leading or trailing /) would
+        # make "within" answer for a region nobody meant.
+        parts = [p.strip() for p in value.split("/")]
+        if not value or any(p in ("", ".", "..") for p in parts):
             return FactError(
                 f.name,
                 Code.BAD_REGION,
                 f"{where} must be a path such as 甘肃省/平凉市, got {value!r}",
             )
-        return "/".join(p.strip() for p in parts)
+        return "/".join(parts)
     if kind == "date":
         try:
             return parse_date(value).isoformat()

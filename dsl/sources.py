@@ -25,3 +25,12 @@ class ClauseSource(Protocol):
     def normalize(self, text: str) -> str:
         """The one normalisation used for matching (t2s, width folding, no whitespace)."""
         ...
+
+    def document_region(self, document: str) -> str | None:
+        """The region the document's metadata gives (甘肃省/平凉市); None when unknown."""
+        ...
+
+    def document_provenance(self, document: str) -> str | None:
+        """What the text is, as its metadata says: official (the official text), news_report,
+        unofficial_copy or reprint; None when unknown. Every citation of it carries this."""
+        ...

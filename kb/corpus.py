@@ -164,3 +164,13 @@ class Corpus:
 
     def normalize(self, text: str) -> str:
         return normalize(text)
+
+    def document_region(self, document: str) -> str | None:
+        if not self.has_document(document):
+            return None
+        return self.document(document).meta.region or None
+
+    def document_provenance(self, document: str) -> str | None:
+        if not self.has_document(document):
+            return None
+        return self.document(document).meta.provenance or None

@@ -4,6 +4,7 @@ Each source is two files under `<root>/policies/sources/`:
 
     <doc-id>.txt    the cleaned text (kb.clean), the only text clauses and quotes refer to
     <doc-id>.yaml   its metadata: the fields of `Metadata`, all present, "" when unknown
+                    (`provenance` and `provenance_note` may be left out: "")
 
 `add_document(raw, doc_id, meta, root)` cleans a page and writes both files, so adding a
 document needs no code change (CLI: `python -m kb.ingest add PAGE.txt --id ID --meta M.yaml`).
@@ -33,6 +34,7 @@ from kb.clean import clean, page_metadata
 from kb.normalize import to_simplified
 
 __all__ = [
+    "PROVENANCES",
     "SCRIPTS",
     "SOURCES_DIR",
     "Metadata",
@@ -48,6 +50,12 @@ __all__ = [
 
 SOURCES_DIR = Path("policies") / "sources"
 SCRIPTS = ("zh-Hans", "zh-Hant")
+# What a source's text is. Only `official` is the issuing body's own text; every citation of
+# the others says which it is (a news report's wording is the reporter's, an unofficial copy
+# or a reprint may differ from the official text). "" when not known.
+PROVENANCES = ("official", "news_report", "unofficial_copy", "reprint")
+# Fields a metadata file may leave out (older sources, hand-written test folders).
+_OPTIONAL = ("provenance", "provenance_note")
 _DOC_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _REQUIRED_INPUT = ("title", "region", "kind")
 # A page counts as Traditional when t2s changes this share of its Han characters; simplified
@@ -79,20 +87,23 @@ class Metadata:
     kind: str  # policy, news_report, …
     seed: str  # the file the text came from
     notes: str  # anything uncertain about the above
+    provenance: str = ""  # one of PROVENANCES; "" when not known
+    provenance_note: str = ""  # why, in Chinese: who published it, how it differs from the official
 
     @classmethod
     def from_mapping(cls, data: object, *, where: str | Path) -> Metadata:
-        """Strict: every field present, a string, no unknown keys, a valid id and script."""
+        """Strict: every field present (but `provenance` and `provenance_note`), a string, no
+        unknown keys, a valid id, script and provenance."""
         if not isinstance(data, Mapping):
             raise SourceError(where, "metadata must be a mapping of field: text")
         names = [field.name for field in dataclasses.fields(cls)]
-        missing = [name for name in names if name not in data]
+        missing = [name for name in names if name not in data and name not in _OPTIONAL]
         unknown = sorted(str(key) for key in data if key not in names)
         if missing or unknown:
             problems = [f"missing fields {missing}"] if missing else []
             problems += [f"unknown fields {unknown}"] if unknown else []
             raise SourceError(where, "; ".join(problems) + f" (the fields are {names})")
-        values = {name: _as_text(data[name]) for name in names}
+        values = {name: _as_text(data.get(name, "")) for name in names}
         not_text = [name for name, value in values.items() if value is None]
         if not_text:
             raise SourceError(where, f"fields {not_text} must be text (quote them in YAML)")
@@ -101,6 +112,10 @@ class Metadata:
             raise SourceError(where, f"id {meta.id!r} must be lower-case words joined by '-'")
         if meta.script not in SCRIPTS:
             raise SourceError(where, f"script {meta.script!r} must be one of {list(SCRIPTS)}")
+        if meta.provenance and meta.provenance not in PROVENANCES:
+            raise SourceError(
+                where, f'provenance {meta.provenance!r} must be one of {list(PROVENANCES)} or ""'
+            )
         return meta
 
     def to_dict(self) -> dict[str, str]:

@@ -44,13 +44,18 @@ def examples(n: int) -> int:
 
 class MemorySource:
     """A ClauseSource over a dict {document: {clause: text}}, with the product's normalisation;
-    `regions` gives a document's metadata region (none by default)."""
+    `regions` and `provenances` give a document's metadata region and provenance (none by
+    default)."""
 
     def __init__(
-        self, documents: dict[str, dict[str, str]], regions: dict[str, str] | None = None
+        self,
+        documents: dict[str, dict[str, str]],
+        regions: dict[str, str] | None = None,
+        provenances: dict[str, str] | None = None,
     ) -> None:
         self.documents = documents
         self.regions = regions or {}
+        self.provenances = provenances or {}
 
     def has_document(self, document: str) -> bool:
         return document in self.documents
@@ -66,6 +71,9 @@ class MemorySource:
 
     def document_region(self, document: str) -> str | None:
         return self.regions.get(document)
+
+    def document_provenance(self, document: str) -> str | None:
+        return self.provenances.get(document)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from rich.console import Console
 from dsl.sources import ClauseSource
 from kb.corpus import Corpus, UnknownClause, UnknownDocument
 from kb.ingest import (
+    PROVENANCES,
     Metadata,
     SourceError,
     add_document,
@@ -280,6 +281,31 @@ def test_read_metadata_is_strict_but_accepts_unquoted_dates(tmp_path: Path) -> N
     path.write_text("id: x-1\ntitle: [a]\n", "utf-8")
     with pytest.raises(SourceError, match="missing fields"):
         read_metadata(path)
+
+
+def test_metadata_provenance_is_optional_and_one_of_the_kinds(tmp_path: Path) -> None:
+    """A source says what its text is (official, news_report, unofficial_copy, reprint); a
+    metadata file without the field reads as unknown ("")."""
+    path = tmp_path / "x-1.yaml"
+    fields = {n: "" for n in Metadata.__dataclass_fields__ if not n.startswith("provenance")}
+    path.write_text(yaml.safe_dump({**fields, "id": "x-1", "script": "zh-Hans"}), "utf-8")
+    assert (read_metadata(path).provenance, read_metadata(path).provenance_note) == ("", "")
+    for kind in PROVENANCES:
+        data = {**fields, "id": "x-1", "script": "zh-Hans", "provenance": kind}
+        path.write_text(yaml.safe_dump(data), "utf-8")
+        assert read_metadata(path).provenance == kind
+    path.write_text(
+        yaml.safe_dump({**fields, "id": "x-1", "script": "zh-Hans", "provenance": "blog"})
+    )
+    with pytest.raises(SourceError, match="provenance 'blog' must be one of"):
+        read_metadata(path)
+
+
+def test_protocol_document_provenance(corpus: Corpus) -> None:
+    source: ClauseSource = corpus
+    assert source.document_provenance("chengdu-2018") == "news_report"
+    assert source.document_provenance("lucheng-2016") == "official"
+    assert source.document_provenance("no-such-document") is None
 
 
 def test_cli_add(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,7 +84,9 @@ def test_unspecified_parameter_names_both_paths(policies: PolicySet, evaluator: 
 def test_missing_fact_is_not_guessed(policies: PolicySet, evaluator: Evaluator) -> None:
     typed, _ = policies.schema.validate({"region": "上海市/嘉定区", "land_use": "new_land"})
     d = decide(policies, evaluator, typed, "2018-06-01")
-    assert d.outcome == "none"
+    assert d.outcome == "undetermined"
+    assert d.missing_facts == ("conforms_to_plan",)
+    assert "符合规划(conforms_to_plan)" in d.reason
     assert [u.rule for u in d.undetermined] == ["demo/不符合规划"]
     assert d.undetermined[0].missing_facts == ("conforms_to_plan",)
 
@@ -143,13 +145,16 @@ def test_missing_fact_behind_an_open_parameter_is_named(
     assert {u.unspecified_parameters for u in d.undetermined} == {("租赁界限",)}
 
 
-def test_outcome_is_none_when_the_candidates_may_all_fail(
+def test_outcome_is_undetermined_when_the_candidates_may_all_fail(
     policies: PolicySet, evaluator: Evaluator
 ) -> None:
-    """Land use unknown: the lease rules might both not apply, so nothing settles it."""
+    """Land use unknown: the lease rules might both not apply, so nothing settles it; never a
+    silent none."""
     typed, _ = policies.schema.validate({"region": "上海市/嘉定区", "conforms_to_plan": True})
     d = decide(policies, evaluator, typed, "2018-06-01")
-    assert d.outcome == "none"
+    assert d.outcome == "undetermined"
+    assert d.missing_facts == ("land_use", "lease_area_m2")
+    assert "租赁界限" in d.reason  # the open parameter is named too
     assert {u.rule for u in d.undetermined} == {"demo/大面积租赁", "demo/小面积租赁"}
 
 

@@ -12,29 +12,32 @@ the checker; the tests at the end of this file pin that.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import random
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import example, find, given, settings
 from hypothesis import strategies as st
 
 from dsl import ast, resolved
 from dsl.check import check_policy, check_schema
 from dsl.compile import ReteEngine, engine_number_ok
-from dsl.decide import decide
+from dsl.decide import Decision, decide
 from dsl.fmt import format_module
+from dsl.industry import parse_classification
 from dsl.interpret import Interpreter, atomic_tests
-from dsl.load import load_folder
+from dsl.load import INDUSTRY_FILE, load_folder
 from dsl.parser import parse
 from dsl.resolved import COMPARATORS, AllOf, AnyOf, Cond, NotC, PolicyR, PolicySet
 from dsl.schema import Schema
 from dsl.sources import ClauseSource
 from dsl.units import Quantity
-from dsl.vocabulary import Outcome
+from dsl.vocabulary import Outcome, Strength
 from kb.corpus import Corpus
 from tests.conftest import examples
 
@@ -52,6 +55,25 @@ REGIONS = [
     "上海市/嘉定区/安亭镇",
 ]
 PHRASES = ["装备制造", "新材料", "化工", "物流", "平凉工业园区", "高新区", "集中区"]
+# Industry classes a rule tests (大类 and whole 门类), and values naming them by code, bare
+# number or name, padded, of a 门类 only, of another class, and free text that says 化工.
+INDUSTRY_CODES = ["C26", "C27", "C28", "C", "B", "P83", "K70"]
+INDUSTRY_VALUES = [
+    "C26",
+    "26",
+    "化学原料和化学制品制造业",
+    " C26 ",
+    "C27",
+    "医药制造业",
+    "C",
+    "制造业",
+    "教育",
+    "P",
+    "06",
+    "化工装备制造",
+    "化工",
+    "c26",
+]
 
 
 class Evaluators:
@@ -122,6 +144,7 @@ def projects(policies: PolicySet) -> st.SearchStrategy[dict[str, object]]:
     )
     texts = st.one_of(
         st.sampled_from(PHRASES),
+        st.sampled_from(INDUSTRY_VALUES),
         st.lists(st.sampled_from(PHRASES), max_size=3).map("、".join),
         st.text(max_size=10),
         st.text(st.sampled_from('"\\{}中文 装备'), max_size=8),
@@ -232,6 +255,12 @@ class AnyQuote:
     def normalize(self, text: str) -> str:
         return ""
 
+    def document_region(self, document: str) -> str | None:
+        return None  # synthetic policies take any region
+
+    def document_provenance(self, document: str) -> str | None:
+        return None
+
 
 SOURCE: ClauseSource = AnyQuote()
 
@@ -241,7 +270,10 @@ def schema() -> Schema:
     module = parse((ROOT / "policies" / "schema.zc").read_text("utf-8"), "schema.zc")
     checked, diags = check_schema(module)
     assert checked is not None and not [d for d in diags if d.is_error], diags
-    return checked
+    data = ROOT / "policies" / INDUSTRY_FILE
+    industries, problems = parse_classification(data.read_text("utf-8"), str(data))
+    assert problems == [], problems
+    return dataclasses.replace(checked, industries=industries)
 
 
 # Quantities per field unit, chosen so that several spell the same amount in other units.
@@ -297,6 +329,8 @@ class RuleWriter:
             return ast.InSet(ref, tuple(rng.sample(values, rng.randint(1, min(3, len(values))))))
         if kind == "region":
             return ast.Within(ref, rng.choice(REGIONS[:6]))
+        if kind == "text" and rng.random() < 0.5:
+            return ast.InIndustry(ref, tuple(rng.sample(INDUSTRY_CODES, rng.randint(1, 2))))
         if kind == "text":
             return ast.Contains(ref, tuple(rng.sample(PHRASES, rng.randint(1, 2))))
         op = rng.choice(sorted(COMPARATORS))
@@ -319,23 +353,39 @@ class RuleWriter:
         items = tuple(self.expr(depth - 1) for _ in range(rng.randint(2, 3)))
         return ast.And(items) if roll < 0.75 else ast.Or(items)
 
-    def rule(self, name: str) -> ast.Rule:
+    def rule(self, name: str, targets: list[str]) -> ast.Rule:
+        """A rule; `targets` are what it may declare precedence over (earlier rules of its
+        policy, and other policies of the set)."""
         rng = self.rng
+        outcome = rng.choice([None, Outcome.PROHIBIT, Outcome.APPROVE, Outcome.FILE, Outcome.FILE])
+        steps = tuple(ast.Step(*s) for s in rng.sample(STEPS, rng.randint(0, 2)))
+        # Discretionary only where the checker allows it: no outcome and no steps.
+        strengths = [Strength.MANDATORY] * 3 + [Strength.PRESUMPTIVE, Strength.BY_LAW]
+        if outcome is None and not steps:
+            strengths.append(Strength.DISCRETIONARY)
+
+        def declared() -> tuple[ast.Priority, ...]:
+            if not targets or rng.random() < 0.75:
+                return ()
+            return (ast.Priority(rng.choice(targets), CITE[0]),)
+
         return ast.Rule(
             name=name,
             title=f"合成规则 {name}",
             cites=CITE,
             when=self.expr(3),
-            outcome=rng.choice(
-                [None, Outcome.PROHIBIT, Outcome.APPROVE, Outcome.FILE, Outcome.FILE]
-            ),
-            steps=tuple(ast.Step(*s) for s in rng.sample(STEPS, rng.randint(0, 2))),
+            outcome=outcome,
+            steps=steps,
             obligations=("签订责任书",) if rng.random() < 0.2 else (),
             benefits=("奖励",) if rng.random() < 0.1 else (),
             notes=("合成",) if rng.random() < 0.2 else (),
+            strength=rng.choice(strengths),
+            exception_to=declared(),
+            prevails_over=declared(),
+            exception_routes=("经市政府批准",) if rng.random() < 0.2 else (),
         )
 
-    def module(self, policy_id: str) -> ast.Module:
+    def module(self, policy_id: str, others: list[str]) -> ast.Module:
         rng = self.rng
         start = dt.date(2018, 1, 1) + dt.timedelta(days=rng.randint(0, 6 * 365))
         until = start + dt.timedelta(days=rng.randint(200, 3 * 365)) if rng.random() < 0.4 else None
@@ -357,7 +407,8 @@ class RuleWriter:
             )
             for name, value in PARAMS
         ]
-        rules = [self.rule(f"规则{i}") for i in range(rng.randint(3, 8))]
+        names = [f"规则{i}" for i in range(rng.randint(3, 8))]
+        rules = [self.rule(name, names[:i] + others) for i, name in enumerate(names)]
         return ast.Module(f"{policy_id}.zc", (header, *params, *rules), rng.choice(["zh", "en"]))
 
 
@@ -367,7 +418,7 @@ def synthetic_policy_set(seed: int, size: int) -> PolicySet:
     policies: list[PolicyR] = []
     while len(policies) < size:
         policy_id = f"syn{seed}-{len(policies)}"
-        module = writer.module(policy_id)
+        module = writer.module(policy_id, [p.id for p in policies])
         # Through the text, as a drafter's file would go: format, parse, check.
         text = format_module(module)
         policy, diags = check_policy(parse(text, module.path), schema(), SOURCE)
@@ -397,12 +448,60 @@ def test_synthetic_sets_exercise_what_the_pilot_does_not() -> None:
             return negated_enums(c.item, not negated)
         return sum(negated_enums(x, negated) for x in c.items)
 
-    assert {t.kind for t in tests} == {"bool", "cmp", "eq", "within", "contains"}
+    assert {t.kind for t in tests} == {"bool", "cmp", "eq", "within", "contains", "industry"}
     assert any(t.unspecified for t in tests)
     assert any(t.param and not t.unspecified for t in tests)
     assert sum(negated_enums(c) for c in conds) >= 3
     assert any(isinstance(c, AllOf) and any(isinstance(x, AnyOf) for x in c.items) for c in conds)
     assert any(p.header.effective_until for e, _ in synthetic() for p in e.policies.policies)
+    rules = [r.ast for e, _ in synthetic() for r in e.policies.rules]
+    assert {r.strength for r in rules} == set(Strength)
+    assert any(r.exception_to for r in rules) and any(r.prevails_over for r in rules)
+    targets = [p.target for r in rules for p in r.exception_to + r.prevails_over]
+    assert any(t.startswith("syn") for t in targets)  # a whole policy
+    assert any(not t.startswith("syn") for t in targets)  # a rule of the same policy
+
+
+@pytest.mark.parametrize(
+    ("what", "holds"),
+    [
+        (
+            "a declared precedence overrides a rule",
+            lambda d: any("（依据" in o.reason for o in d.overridden),
+        ),
+        (
+            "a mandatory prohibition overrides a path",
+            lambda d: any("禁止优先于" in o.reason for o in d.overridden),
+        ),
+        (
+            "a presumptive prohibition",
+            lambda d: d.outcome == "prohibit" and d.strength == "presumptive",
+        ),
+        ("an undetermined verdict", lambda d: d.outcome == "undetermined" and d.missing_facts),
+        ("a region not covered", lambda d: d.outcome == "not_covered" and "地区" in d.reason),
+        ("a date not covered", lambda d: d.outcome == "not_covered" and "施行" in d.reason),
+    ],
+)
+def test_synthetic_decisions_exercise_the_new_semantics(
+    what: str, holds: Callable[[Decision], object]
+) -> None:
+    """Guards the generator: the agreement test compares these decisions across engines."""
+    cases = st.one_of(
+        *(st.tuples(st.just(e), projects) for e, projects in synthetic()),
+    )
+    days = st.dates(dt.date(2017, 1, 1), dt.date(2030, 12, 31)).map(dt.date.isoformat)
+
+    def decided(case: tuple[tuple[Evaluators, dict[str, object]], str]) -> Decision:
+        (evaluators, project), day = case
+        facts, _ = evaluators.policies.schema.validate(project)
+        # The verdict is all this looks at: no explanation (counterfactuals take milliseconds).
+        return decide(evaluators.policies, evaluators.interp, facts, day, explain=False)
+
+    find(
+        st.tuples(cases, days),
+        lambda case: bool(holds(decided(case))),
+        settings=settings(max_examples=5000),
+    )
 
 
 @settings(max_examples=examples(1500), deadline=None)

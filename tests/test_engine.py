@@ -22,6 +22,8 @@ FRESH_PROCESS = textwrap.dedent(
         def clause_ids(self, d): return ["一"]
         def clause_text(self, d, c): return "重大项目报区经委备案" if c == "一" else None
         def normalize(self, t): return normalize(t)
+        def document_region(self, d): return "甘肃省"
+        def document_provenance(self, d): return None
 
     folder = Path(tempfile.mkdtemp())
     policy = folder / "p.zc"

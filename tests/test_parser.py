@@ -126,3 +126,98 @@ def test_a_word_ending_in_a_newline_is_quoted() -> None:
     module = parse('规则 r 依据 一 "q" 当 项目.a 则 步骤 甲 "A\\n"')
     assert module.rules[0].steps[0].action == "A\n"
     assert parse(format_module(module)) == module
+
+
+# ---- strength, precedence, exception routes and the assisting role ----------------------------
+
+READINGS_ZH = """
+规则 新上工业项目 "标题"
+  依据 二.(六) "新上工业项目,原则上安排在主平台范围内"
+  例外 一般规定 依据 二.(六) "除外"
+  优先于 jiading-2017/不符合规划 依据 三 "优先"
+  优先于 lucheng-2016 依据 三 "以本规定为准"
+  当 项目.新上项目
+  则 原则上 禁止
+    例外途径 "区政府"
+    步骤 属地街道 "配合"
+
+分工 搬迁 依据 一 "q" 事项 "m" 牵头 "区经信局" 责任 "区财政局"
+  配合 "属地街道、相关部门" 即 属地街道, 相关部门
+"""
+READINGS_EN = """
+rule 新上工业项目 "标题"
+  cite 二.(六) "新上工业项目,原则上安排在主平台范围内"
+  exception_to 一般规定 cite 二.(六) "除外"
+  prevails_over jiading-2017/不符合规划 cite 三 "优先"
+  prevails_over lucheng-2016 cite 三 "以本规定为准"
+  when project.新上项目
+  then presumptive prohibit
+    exception_route "区政府"
+    step 属地街道 "配合"
+
+route 搬迁 cite 一 "q" matter "m" lead "区经信局" responsible "区财政局"
+  assisting "属地街道、相关部门" as 属地街道, 相关部门
+"""
+
+
+def test_readings_in_both_languages_give_the_same_ast() -> None:
+    zh, en = parse(READINGS_ZH), parse(READINGS_EN)
+    assert zh.items == en.items
+    [rule] = zh.rules
+    assert rule.strength == "presumptive" and rule.outcome == "prohibit"
+    assert [p.target for p in rule.exception_to] == ["一般规定"]
+    assert [p.target for p in rule.prevails_over] == [
+        "jiading-2017/不符合规划",
+        "lucheng-2016",
+    ]
+    assert rule.prevails_over[1].cite == ast.Cite("三", "以本规定为准")
+    assert rule.exception_routes == ("区政府",)
+    [route] = zh.routes
+    assert route.assisting == ast.Units("属地街道、相关部门", ("属地街道", "相关部门"))
+    for module in (zh, en):
+        assert parse(format_module(module)) == module
+
+
+@pytest.mark.parametrize("spelling", ["配合", "协助", "协办", "assisting"])
+def test_assisting_has_three_chinese_spellings(spelling: str) -> None:
+    module = parse(f'分工 x 依据 一 "q" 事项 "m" 牵头 "甲" {spelling} "乙"')
+    assert module.routes[0].assisting == ast.Units("乙")
+    assert '  配合 "乙"' in format_module(module)
+
+
+@pytest.mark.parametrize(
+    ("then", "strength", "outcome"),
+    [
+        ("则 禁止", "mandatory", "prohibit"),
+        ("则 原则上 禁止", "presumptive", "prohibit"),
+        ("则 依法 禁止", "by_law", "prohibit"),
+        ('则 可 奖励 "b"', "discretionary", None),
+        ("则 原则上", "presumptive", None),
+        ("则", "mandatory", None),
+    ],
+)
+def test_strength_is_optional_and_comes_before_the_outcome(
+    then: str, strength: str, outcome: str | None
+) -> None:
+    [rule] = parse(f'规则 r 依据 一 "q" 当 项目.x {then}').rules
+    assert (rule.strength, rule.outcome) == (strength, outcome)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '规则 r 依据 一 "q" 当 项目.x 则 禁止 原则上',  # strength after the outcome
+        '规则 r 当 项目.x 例外 s 依据 一 "q" 则 禁止',  # precedence after the condition
+        '规则 r 依据 一 "q" 例外 s 当 项目.x 则 禁止',  # precedence without its clause
+    ],
+)
+def test_misplaced_readings_are_syntax_errors(text: str) -> None:
+    with pytest.raises(DslError) as e:
+        parse(text, "t.zc")
+    assert e.value.diagnostics[0].code == "parse_error"
+
+
+def test_the_modal_keyword_is_not_a_prefix_of_names() -> None:
+    [rule] = parse('规则 可行性 依据 一 "q" 当 项目.可行 是 可能 则 步骤 可 可以').rules
+    assert rule.name == "可行性" and rule.steps == (ast.Step("可", "可以"),)
+    assert rule.strength == "mandatory"

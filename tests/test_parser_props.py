@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from dsl import ast
 from dsl.errors import DslError
-from dsl.fmt import KEYWORDS, RESERVED, format_module
+from dsl.fmt import ALIASES, KEYWORDS, RESERVED, format_module
 from dsl.parser import parse
 from dsl.resolved import COMPARATORS
 from dsl.units import UNITS, Quantity
-from dsl.vocabulary import OUTCOME_KEYWORDS
+from dsl.vocabulary import OUTCOME_KEYWORDS, Strength
 from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +132,7 @@ atoms = st.one_of(
     st.builds(ast.InSet, fields, st.lists(words, min_size=1, max_size=3).map(tuple)),
     st.builds(ast.Within, fields, texts),
     st.builds(ast.Contains, fields, st.lists(texts, min_size=1, max_size=3).map(tuple)),
+    st.builds(ast.InIndustry, fields, st.lists(words, min_size=1, max_size=3).map(tuple)),
 )
 
 
@@ -146,6 +147,9 @@ exprs = st.recursive(atoms, _compound, max_leaves=6)
 
 # ---- strategies: items ----------------------------------------------------------------------
 
+# A precedence names a rule, a rule key policy/rule, or a policy id: names either way.
+targets = st.one_of(names, st.builds("{}/{}".format, names, names))
+priorities = st.lists(st.builds(ast.Priority, targets, cites), max_size=2).map(tuple)
 rules = st.builds(
     ast.Rule,
     name=names,
@@ -157,6 +161,10 @@ rules = st.builds(
     obligations=text_tuples,
     benefits=text_tuples,
     notes=text_tuples,
+    strength=st.sampled_from(list(Strength)),
+    exception_to=priorities,
+    prevails_over=priorities,
+    exception_routes=text_tuples,
 )
 
 
@@ -178,6 +186,7 @@ routes = st.builds(
     matters=st.lists(texts, min_size=1, max_size=3).map(tuple),
     lead=st.one_of(st.none(), units),
     responsible=st.one_of(st.none(), units),
+    assisting=st.one_of(st.none(), units),
     notes=text_tuples,
 )
 skips = st.builds(ast.Skip, clauses, texts)
@@ -229,6 +238,8 @@ schema_modules = st.builds(ast.Module, st.just("schema.zc"), st.tuples(schemas),
 
 # The pilot, reparsed: the strongest seed there is.
 PILOT_MODULE = parse(PILOT, "pingliang-2023.zc")
+# Presumptive rules, and a step action that is a keyword (配合).
+LUCHENG_MODULE = parse((ROOT / "policies" / "lucheng-2016.zc").read_text("utf-8"), "lucheng.zc")
 
 
 def _truth(name: str) -> ast.Truth:
@@ -260,6 +271,7 @@ NESTED = ast.Module(
 @settings(max_examples=examples(2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(modules, schema_modules))
 @example(PILOT_MODULE)
+@example(LUCHENG_MODULE)
 @example(NESTED)
 def test_format_then_parse_gives_the_same_module(module: ast.Module) -> None:
     text = format_module(module)
@@ -279,7 +291,7 @@ def test_hash_after_a_line_separator_inside_a_string_is_not_a_comment() -> None:
     assert module.comments == ()
 
 
-@pytest.mark.parametrize("action", ["and", "或", "note", "规则"])
+@pytest.mark.parametrize("action", ["and", "或", "note", "规则", "配合", "协办", "例外途径"])
 def test_step_action_that_is_a_keyword_round_trips(action: str) -> None:
     rule = ast.Rule(
         "r",
@@ -296,7 +308,11 @@ def test_step_action_that_is_a_keyword_round_trips(action: str) -> None:
 # ---- fuzz: parse never raises anything but DslError -------------------------------------------
 
 GRAMMAR_WORDS = sorted(
-    set(KEYWORDS) | set(KEYWORDS.values()) | set(COMPARATORS) | {"project.", "项目."}
+    set(KEYWORDS)
+    | set(KEYWORDS.values())
+    | set(ALIASES)
+    | set(COMPARATORS)
+    | {"project.", "项目.", "/"}
 )
 PUNCTUATION = ['"', "\\", "{", "}", "(", ")", ",", ".", ":", "=", "#", "“", "”", "：", "（", "）"]
 LITERALS = ["1000万元", "0.1亿元", "50亩", "75%", "2023-08-02", "3.5", "二.4", "四.(一).1", '"x"']

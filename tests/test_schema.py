@@ -19,6 +19,12 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("negative amount", {"investment_wan": -5}, "investment_wan", "out_of_range"),
     ("unknown enum", {"land_use": "farmland"}, "land_use", "unknown_enum_value"),
     ("bad region", {"region": "甘肃省//平凉市"}, "region", "bad_region"),
+    ("parent segment", {"region": "甘肃省/平凉市/.."}, "region", "bad_region"),
+    ("dot segment", {"region": "甘肃省/./平凉市"}, "region", "bad_region"),
+    ("leading slash", {"region": "/甘肃省"}, "region", "bad_region"),
+    ("trailing slash", {"region": "甘肃省/"}, "region", "bad_region"),
+    ("empty region", {"region": ""}, "region", "bad_region"),
+    ("blank segment", {"region": "甘肃省/ /平凉市"}, "region", "bad_region"),
     ("bad date", {"date": "2024-02-30"}, "date", "bad_date"),
 ]
 

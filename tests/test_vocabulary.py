@@ -13,7 +13,17 @@ import pytest
 
 from dsl.fmt import format_module
 from dsl.parser import parse
-from dsl.vocabulary import OUTCOME_KEYWORDS, Code, Coverage, Outcome, Role, Severity
+from dsl.vocabulary import (
+    OUTCOME_KEYWORDS,
+    STRENGTH_KEYWORDS,
+    VERDICTS,
+    Code,
+    Coverage,
+    Outcome,
+    Role,
+    Severity,
+    Strength,
+)
 from tests.conftest import ROOT
 
 
@@ -82,7 +92,31 @@ def test_outcome_keywords_are_the_grammars() -> None:
     assert rule is not None
     pairs = re.findall(r'\("(\w+)" \| "(\w+)"\)', rule.group(1))
     assert pairs == [(w["en"], w["zh"]) for w in OUTCOME_KEYWORDS.values()]
-    assert set(OUTCOME_KEYWORDS) == set(Outcome) - {Outcome.NONE}
+    assert set(OUTCOME_KEYWORDS) == set(Outcome) - VERDICTS
+
+
+def test_strength_keywords_are_the_grammars() -> None:
+    grammar = resources.files("dsl").joinpath("grammar.lark").read_text(encoding="utf-8")
+    rule = re.search(r"^!strength: (.*)$", grammar, re.MULTILINE)
+    assert rule is not None
+    pairs = re.findall(r'\("(\w+)" \| "(\w+)"\)', rule.group(1))
+    assert pairs == [(w["en"], w["zh"]) for w in STRENGTH_KEYWORDS.values()]
+    # mandatory is what a rule is without a word
+    assert set(STRENGTH_KEYWORDS) == set(Strength) - {Strength.MANDATORY}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("strength", sorted(STRENGTH_KEYWORDS))
+def test_parser_and_formatter_agree_on_strengths(strength: Strength, lang: str) -> None:
+    word = STRENGTH_KEYWORDS[strength][lang]
+    rule_text = {
+        "en": 'rule r cite 1 "q" when project.x then',
+        "zh": '规则 r 依据 1 "q" 当 项目.x 则',
+    }
+    module = parse(f"{rule_text[lang]} {word}\n")
+    [rule] = module.rules
+    assert rule.strength is strength
+    assert f" {word}\n" in format_module(module)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -100,7 +134,7 @@ def test_parser_and_formatter_agree_on_outcomes(outcome: Outcome, lang: str) -> 
     assert f" {word}\n" in format_module(module)
 
 
-@pytest.mark.parametrize("enum", [Outcome, Role, Severity, Coverage, Code])
+@pytest.mark.parametrize("enum", [Outcome, Strength, Role, Severity, Coverage, Code])
 def test_members_are_their_words_in_json(enum: type[StrEnum]) -> None:
     for member in enum:
         assert member == member.value
