@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 MIB = 1024 * 1024
 
@@ -56,6 +56,26 @@ VARIABLES = (
         "open the indexes and model, and compute related clauses, at start (0: on first use)",
         "1",
     ),
+    Variable(
+        "ZHENGCE_HEADER_TIMEOUT",
+        "seconds a connection has to send a request's headers before it is closed (408)",
+        "10",
+    ),
+    Variable(
+        "ZHENGCE_MAX_BATCHES",
+        "batches one worker evaluates at once; another one is refused (503 busy)",
+        "2",
+    ),
+    Variable(
+        "ZHENGCE_BATCH_EXPLAIN_MAX",
+        "most projects a batch may ask to explain; a larger explained batch is refused (422)",
+        "100",
+    ),
+    Variable(
+        "ZHENGCE_LOG_RETENTION_DAYS",
+        "days a decision stays in the decision log; older ones are deleted hourly",
+        "unset: kept for good",
+    ),
 )
 
 
@@ -69,6 +89,10 @@ class Settings:
     max_body_bytes: int  # any request body
     max_batch_body_bytes: int  # /v1/evaluate/batch only (10,000 projects)
     warm: bool  # open the search indexes and model in the background at start
+    header_timeout: int  # seconds for a request's headers to arrive (server.tcp)
+    max_batches: int  # batches evaluated at once per worker (server.limits)
+    batch_explain_max: int  # projects a batch may explain (server.limits)
+    log_retention_days: int | None  # None: decisions are kept for good
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> Settings:
@@ -88,6 +112,14 @@ class Settings:
                 env, "ZHENGCE_MAX_BATCH_BODY_BYTES", 32 * MIB, "a number of bytes"
             ),
             warm=env.get("ZHENGCE_WARM", "1") not in ("0", "false", "no"),
+            header_timeout=_positive(env, "ZHENGCE_HEADER_TIMEOUT", 10, "a number of seconds"),
+            max_batches=_positive(env, "ZHENGCE_MAX_BATCHES", 2, "a number of batches"),
+            batch_explain_max=_positive(
+                env, "ZHENGCE_BATCH_EXPLAIN_MAX", 100, "a number of projects"
+            ),
+            log_retention_days=_positive(
+                env, "ZHENGCE_LOG_RETENTION_DAYS", None, "a number of days"
+            ),
         )
 
 
@@ -96,7 +128,11 @@ def default_log_url(root: Path) -> str:
     return f"sqlite:///{root / 'var' / 'decisions.sqlite3'}"
 
 
-def _positive(env: Mapping[str, str], name: str, default: int, what: str) -> int:
+@overload
+def _positive(env: Mapping[str, str], name: str, default: int, what: str) -> int: ...
+@overload
+def _positive(env: Mapping[str, str], name: str, default: None, what: str) -> int | None: ...
+def _positive(env: Mapping[str, str], name: str, default: int | None, what: str) -> int | None:
     raw = env.get(name)
     if not raw:
         return default

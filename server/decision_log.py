@@ -5,6 +5,12 @@ commit: whatever decisions are waiting go in one transaction, and each is acknow
 once it is committed, so concurrent requests share one commit and a crash loses no
 acknowledged decision. Who commits depends on where the database is (see `write`): the
 event loop itself for a SQLite file, a writer thread for a database across a network.
+
+One client's decision never fails another's: a commit that fails for something in its
+entries is retried in halves, down to the entry at fault (`_settle_apart`). A failure is
+reported to the waiting requests as a fixed message with an incident id; the driver's
+message goes to the server log, with the SQL parameters (other clients' input) hidden.
+With a retention period, decisions older than it are deleted every hour (`prune`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import queue
 import threading
 import time
@@ -26,19 +33,31 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Index,
     MetaData,
     String,
     Table,
     create_engine,
+    delete,
     event,
     insert,
     inspect,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from kb.filelock import lock, try_lock
+from server.incident import report
+
+log = logging.getLogger("zhengce")
 
 METADATA = MetaData()
 DECISIONS = Table(
@@ -50,6 +69,8 @@ DECISIONS = Table(
     Column("input", JSON, nullable=False),
     Column("result", JSON, nullable=False),
 )
+# For pruning by age; created on an existing log too (`_create_table`).
+BY_TIME = Index("decisions_created_at", DECISIONS.c.created_at)
 
 _STOP = object()
 # A SQLite file that another program holds locked: how long the event loop keeps retrying a
@@ -57,6 +78,10 @@ _STOP = object()
 # often. Between tries the loop goes on serving.
 LOCKED_FOR = 5.0
 RETRY_AFTER = 0.0005
+# Pruning: how often, and how many rows per transaction, so that the writers waiting for the
+# lock meanwhile (the loops retry every RETRY_AFTER) wait milliseconds, not the whole prune.
+PRUNE_EVERY = 3600.0
+PRUNE_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -117,7 +142,8 @@ class LoggedDecision:
 
 
 class DecisionLogError(Exception):
-    pass
+    """The log cannot be written or read; the message is fit for a client (no SQL, no
+    paths), the details are in the server log under its incident id."""
 
 
 def _sqlite_durability(engine: Engine) -> None:
@@ -131,10 +157,22 @@ def _sqlite_durability(engine: Engine) -> None:
         cursor.close()
 
 
+def shown_url(url: str) -> str:
+    """The URL with its password hidden, for the console and the logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
 class DecisionLog:
-    def __init__(self, url: str, *, max_batch: int = 512) -> None:
+    def __init__(
+        self, url: str, *, max_batch: int = 512, retention_days: int | None = None
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, json_serializer=_to_json)
+        # hide_parameters: a driver's error message otherwise quotes every row of the
+        # failed commit, that is other clients' projects.
+        self.engine = create_engine(url, json_serializer=_to_json, hide_parameters=True)
         self._lock_file: Path | None = None
         # The event loop's own connections (write), which must never wait inside SQLite.
         self._loop_engine: Engine | None = None
@@ -145,7 +183,10 @@ class DecisionLog:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
                 self._lock_file = Path(f"{database}.writer-lock")
                 self._loop_engine = create_engine(
-                    url, json_serializer=_to_json, connect_args={"timeout": 0}
+                    url,
+                    json_serializer=_to_json,
+                    hide_parameters=True,
+                    connect_args={"timeout": 0},
                 )
                 _sqlite_durability(self._loop_engine)
         self._create_table()
@@ -155,15 +196,23 @@ class DecisionLog:
         self._writer: threading.Thread | None = None
         # Decisions waiting for their loop's next commit, per event loop.
         self._pending: dict[asyncio.AbstractEventLoop, list[Waiting]] = {}
+        self.retention_days = retention_days
+        self._stop_pruning = threading.Event()
+        self._pruner: threading.Thread | None = None
         self.open()
 
     def open(self) -> None:
-        """Start the writer; a log that was closed can be opened again (an app's lifespan
-        can end and start again). Does nothing on an open log."""
+        """Start the writer (and the pruner, with a retention period); a log that was closed
+        can be opened again (an app's lifespan can end and start again). Does nothing on an
+        open log."""
         if self._writer is None:
             self._queue = queue.Queue()
             self._writer = threading.Thread(target=self._run, name="decision-log", daemon=True)
             self._writer.start()
+        if self.retention_days is not None and self._pruner is None:
+            self._stop_pruning = threading.Event()
+            self._pruner = threading.Thread(target=self._prune_hourly, name="prune", daemon=True)
+            self._pruner.start()
 
     def submit(self, entry: Entry) -> Future[None]:
         """Queue a decision for the writer thread, from any thread; the future resolves once
@@ -252,7 +301,7 @@ class DecisionLog:
                 if isinstance(e, OperationalError) and "locked" in str(e):
                     self._retry(loop, since, pending, "the database is locked")
                     return
-                self._fail(batch, e)
+                self._settle_apart(self._loop_engine, batch, e)
             else:
                 self._acknowledge(batch)
         if rest:
@@ -271,12 +320,16 @@ class DecisionLog:
 
     def _create_table(self) -> None:
         # The workers of a server start together on a new database: one creates the table,
-        # the others must find it rather than fail on "already exists".
+        # the others must find it rather than fail on "already exists". The index is also
+        # added to a log made before it existed.
         with self._exclusive():
             try:
                 METADATA.create_all(self.engine)
+                BY_TIME.create(self.engine, checkfirst=True)
             except SQLAlchemyError:
-                if not inspect(self.engine).has_table(DECISIONS.name):
+                found = inspect(self.engine)
+                names = {i["name"] for i in found.get_indexes(DECISIONS.name)}
+                if not found.has_table(DECISIONS.name) or BY_TIME.name not in names:
                     raise
 
     @contextmanager
@@ -295,11 +348,31 @@ class DecisionLog:
         """Commit on the writer thread, waiting for the lock."""
         try:
             with self._exclusive():
-                _insert(self.engine, batch)
-        except Exception as e:
+                try:
+                    _insert(self.engine, batch)
+                except Exception as e:
+                    self._settle_apart(self.engine, batch, e)
+                else:
+                    self._acknowledge(batch)
+        except OSError as e:  # the lock file cannot be opened
             self._fail(batch, e)
-        else:
-            self._acknowledge(batch)
+
+    def _settle_apart(self, engine: Engine, batch: list[Waiting], error: Exception) -> None:
+        """A commit failed. When the fault may lie in an entry rather than in the database
+        (a value the driver cannot encode, a duplicate id), commit the halves apart, down to
+        single entries: only the entries at fault fail, not every decision that happened to
+        share their commit. A database that refuses everything fails the batch at once."""
+        if len(batch) == 1 or not _entry_fault(error):
+            self._fail(batch, error)
+            return
+        middle = len(batch) // 2
+        for half in (batch[:middle], batch[middle:]):
+            try:
+                _insert(engine, half)
+            except Exception as e:
+                self._settle_apart(engine, half, e)
+            else:
+                self._acknowledge(half)
 
     def _acknowledge(self, batch: list[Waiting]) -> None:
         self.batches += 1
@@ -307,8 +380,9 @@ class DecisionLog:
             _settle(done, None)
 
     def _fail(self, batch: list[Waiting], e: Exception) -> None:
-        """The database refused: every waiting request learns why."""
-        error = DecisionLogError(f"the decision log could not be written: {e}")
+        """The database refused: every waiting request is told, with an incident id."""
+        incident = report(log, f"{len(batch)} decision(s) could not be logged", e)
+        error = DecisionLogError(f"the decision log cannot be written now (incident {incident})")
         for _, done in batch:
             _settle(done, error)
 
@@ -320,7 +394,9 @@ class DecisionLog:
                     select(DECISIONS).where(DECISIONS.c.decision_id == decision_id)
                 ).first()
         except SQLAlchemyError as exc:
-            raise DecisionLogError(f"the decision log could not be read: {exc}") from exc
+            incident = report(log, f"decision {decision_id!r} could not be read", exc)
+            message = f"the decision log cannot be read now (incident {incident})"
+            raise DecisionLogError(message) from exc
         if row is None:
             return None
         created = row.created_at
@@ -328,7 +404,38 @@ class DecisionLog:
             created = created.replace(tzinfo=dt.UTC)
         return LoggedDecision(row.decision_id, created, row.revision, row.input, row.result)
 
+    def prune(self, now: dt.datetime | None = None) -> int:
+        """Delete the decisions older than the retention period, a few rows per transaction;
+        the number deleted. Without a retention period, nothing."""
+        if self.retention_days is None:
+            return 0
+        cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=self.retention_days)
+        oldest = select(DECISIONS.c.decision_id).where(DECISIONS.c.created_at < cutoff)
+        deleted = 0
+        while True:
+            with self._exclusive(), self.engine.begin() as conn:
+                gone = conn.execute(
+                    delete(DECISIONS).where(DECISIONS.c.decision_id.in_(oldest.limit(PRUNE_ROWS)))
+                ).rowcount
+            deleted += gone
+            if gone < PRUNE_ROWS:
+                return deleted
+
+    def _prune_hourly(self) -> None:
+        while True:
+            try:
+                if deleted := self.prune():
+                    log.info("decision log: %d decision(s) past retention deleted", deleted)
+            except (SQLAlchemyError, OSError) as e:
+                report(log, "pruning the decision log failed", e)
+            if self._stop_pruning.wait(PRUNE_EVERY):
+                return
+
     def close(self) -> None:
+        if self._pruner is not None:
+            self._stop_pruning.set()
+            self._pruner.join(timeout=30)
+            self._pruner = None
         if self._writer is not None:
             self._queue.put(_STOP)
             self._writer.join(timeout=30)
@@ -342,6 +449,12 @@ class DecisionLog:
         self.engine.dispose()
         if self._loop_engine is not None:
             self._loop_engine.dispose()
+
+
+def _entry_fault(error: Exception) -> bool:
+    """May the fault lie in an entry? The database's own refusals (disk full, connection
+    lost, locked) are DBAPI errors other than these two."""
+    return isinstance(error, IntegrityError | DataError) or not isinstance(error, DBAPIError)
 
 
 def _insert(engine: Engine, batch: list[Waiting]) -> None:

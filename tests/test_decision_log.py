@@ -5,6 +5,9 @@ starts the machine's cluster and sets it)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
+import logging
 import os
 import sqlite3
 import subprocess
@@ -18,7 +21,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from server import decision_log
-from server.decision_log import METADATA, DecisionLog, DecisionLogError, Entry, RawJSON
+from server.decision_log import (
+    METADATA,
+    DecisionLog,
+    DecisionLogError,
+    Entry,
+    RawJSON,
+    shown_url,
+)
 from tests.conftest import ROOT
 
 
@@ -237,15 +247,16 @@ def test_a_locked_database_does_not_stop_the_loop(sqlite_log: DecisionLog) -> No
 
 
 def test_a_database_locked_too_long_fails_the_waiting_decisions(
-    sqlite_log: DecisionLog, monkeypatch: pytest.MonkeyPatch
+    sqlite_log: DecisionLog, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(decision_log, "LOCKED_FOR", 0.2)
 
     async def scenario() -> None:
         blocker = lock_database(sqlite_log)
         try:
-            with pytest.raises(DecisionLogError, match=r"locked for more than 0\.2 s"):
+            with pytest.raises(DecisionLogError, match="incident"):
                 await asyncio.wait_for(sqlite_log.write(Entry.of("x", "r", {}, {})), 5)
+            assert r"locked for more than 0.2 s" in caplog.text
         finally:
             blocker.rollback()
             blocker.close()
@@ -256,17 +267,18 @@ def test_a_database_locked_too_long_fails_the_waiting_decisions(
 
 
 def test_a_writer_lock_that_cannot_be_opened_fails_the_decision(
-    sqlite_log: DecisionLog, tmp_path: Path
+    sqlite_log: DecisionLog, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A failure outside the database (here the lock file's folder is gone) must still
     answer every waiting request, not leave it waiting forever."""
     sqlite_log._lock_file = tmp_path / "gone" / "log.db.writer-lock"
 
     async def scenario() -> None:
-        with pytest.raises(DecisionLogError, match="No such file"):
+        with pytest.raises(DecisionLogError, match="incident"):
             await asyncio.wait_for(sqlite_log.write(Entry.of("x", "r", {}, {})), 5)
 
     asyncio.run(scenario())
+    assert "No such file" in caplog.text
 
 
 def test_a_cancelled_write_is_logged_all_the_same(sqlite_log: DecisionLog) -> None:
@@ -297,3 +309,100 @@ def test_close_commits_what_a_stopped_loop_left(sqlite_log: DecisionLog) -> None
         loop.run_until_complete(sqlite_log.write(Entry.of("after", "r", {}, {})))
     loop.run_until_complete(task)  # acknowledged by close()
     loop.close()
+
+
+# ------------------------------------------------- one client's entry never fails another's
+
+
+def test_an_entry_that_cannot_be_inserted_fails_alone(log: DecisionLog) -> None:
+    """50 decisions and 1 whose text no database takes (a lone surrogate) share a commit:
+    the commit is retried apart, so the 50 are logged and only the bad one fails."""
+    good = [Entry.of(f"g{i}", "r", {"i": i}, {"ok": True}) for i in range(50)]
+    bad = Entry.of("bad", "r", RawJSON('{"industry": "\ud800"}'), {"ok": True})
+    entries = [*good[:20], bad, *good[20:]]
+
+    async def scenario() -> list[BaseException | None]:
+        return await asyncio.gather(*(log.write(e) for e in entries), return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    failed = [e.decision_id for e, o in zip(entries, outcomes, strict=True) if o is not None]
+    assert failed == ["bad"]
+    assert isinstance(outcomes[20], DecisionLogError)
+    assert all(log.get(e.decision_id) is not None for e in good)
+
+
+def test_the_writer_thread_also_fails_only_the_bad_entry(log: DecisionLog) -> None:
+    futures = [log.submit(Entry.of(f"t{i}", "r", {}, {})) for i in range(10)]
+    futures.insert(5, log.submit(Entry.of("t-bad", "r", RawJSON('"\udfff"'), {})))
+    errors = [f.exception(timeout=30) for f in futures]
+    assert [e is not None for e in errors] == [i == 5 for i in range(11)]
+    assert all(log.get(f"t{i}") is not None for i in range(10))
+
+
+def test_a_failure_is_told_with_an_incident_not_the_sql(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The driver's message (the SQL, and once every row of the commit: other clients'
+    input) goes to the server log with its parameters hidden; the waiting requests get a
+    fixed message with the incident id under which it is logged."""
+    log = DecisionLog(url)
+    try:
+        with log.engine.begin() as conn:
+            conn.execute(text("DROP TABLE decisions"))
+        with pytest.raises(DecisionLogError) as failed:
+            log.record("x", "r", {"park": "secret park"}, {})
+    finally:
+        log.close()
+    message = str(failed.value)
+    assert message.startswith("the decision log cannot be written now (incident ")
+    assert "INSERT" not in message and "secret" not in message
+    incident = message.rsplit(" ", 1)[1].rstrip(")")
+    record = next(r for r in caplog.records if incident in r.getMessage())
+    assert record.exc_info is not None
+    details = logging.Formatter().formatException(record.exc_info)
+    assert "INSERT" in details and "secret" not in details
+
+
+def test_the_url_is_shown_without_its_password() -> None:
+    shown = shown_url("postgresql+psycopg://zhengce:s3cret@db.internal/zhengce")
+    assert shown == "postgresql+psycopg://zhengce:***@db.internal/zhengce"
+    assert shown_url("sqlite:////var/x.db") == "sqlite:////var/x.db"
+    assert shown_url("not a url") == "(not a database URL)"
+
+
+# -------------------------------------------------------------------------------- retention
+
+
+def test_decisions_past_retention_are_pruned(url: str) -> None:
+    log = DecisionLog(url, retention_days=30)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        for i, age in enumerate((400, 31, 29, 0)):
+            entry = Entry.of(f"age{i}", "r", {}, {})
+            log.submit(dataclasses.replace(entry, created_at=now - dt.timedelta(days=age)))
+        log.record("last", "r", {}, {})  # the writer commits in order: all are in now
+        log.prune(now)  # the pruner thread may have been first: the count is not asserted
+        kept = [i for i in range(4) if log.get(f"age{i}") is not None]
+        assert kept == [2, 3]
+    finally:
+        log.close()
+
+
+def test_pruning_goes_in_small_transactions(
+    sqlite_log: DecisionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decision_log, "PRUNE_ROWS", 7)
+    sqlite_log.retention_days = 1
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    for i in range(30):
+        sqlite_log.submit(dataclasses.replace(Entry.of(f"o{i}", "r", {}, {}), created_at=old))
+    sqlite_log.record("new", "r", {}, {})
+    assert sqlite_log.prune() == 30
+    assert sqlite_log.get("new") is not None and sqlite_log.get("o3") is None
+
+
+def test_without_retention_nothing_is_pruned(sqlite_log: DecisionLog) -> None:
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=3650)
+    sqlite_log.submit(dataclasses.replace(Entry.of("ancient", "r", {}, {}), created_at=old))
+    sqlite_log.record("new", "r", {}, {})
+    assert sqlite_log.prune() == 0 and sqlite_log.get("ancient") is not None

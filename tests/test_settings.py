@@ -43,12 +43,18 @@ def test_settings_are_read_from_the_environment_given(tmp_path: Path) -> None:
         "ZHENGCE_MAX_BODY_BYTES": "10",
         "ZHENGCE_MAX_BATCH_BODY_BYTES": "20",
         "ZHENGCE_WARM": "0",
+        "ZHENGCE_HEADER_TIMEOUT": "3",
+        "ZHENGCE_MAX_BATCHES": "4",
+        "ZHENGCE_BATCH_EXPLAIN_MAX": "5",
+        "ZHENGCE_LOG_RETENTION_DAYS": "90",
     }
     assert set(env) == set(NAMES)  # this test sets every variable there is
     s = Settings.from_env(env)
     assert (s.root, s.cache_dir, s.torch_threads) == (tmp_path, tmp_path / "c", 2)
     assert (s.decision_log_url, s.admin_key) == ("sqlite:///x.db", "k")
     assert (s.max_body_bytes, s.max_batch_body_bytes, s.warm) == (10, 20, False)
+    assert (s.header_timeout, s.max_batches, s.batch_explain_max) == (3, 4, 5)
+    assert s.log_retention_days == 90
 
 
 def test_defaults_sit_under_the_root(tmp_path: Path) -> None:
@@ -56,6 +62,8 @@ def test_defaults_sit_under_the_root(tmp_path: Path) -> None:
     assert s.cache_dir == tmp_path / "var" / "index"
     assert s.decision_log_url == f"sqlite:///{tmp_path / 'var' / 'decisions.sqlite3'}"
     assert (s.torch_threads, s.admin_key, s.warm) == (1, None, True)
+    assert (s.header_timeout, s.max_batches, s.batch_explain_max) == (10, 2, 100)
+    assert s.log_retention_days is None  # kept for good
 
 
 @pytest.mark.parametrize(
@@ -65,6 +73,8 @@ def test_defaults_sit_under_the_root(tmp_path: Path) -> None:
         ("ZHENGCE_TORCH_THREADS", "0"),
         ("ZHENGCE_MAX_BODY_BYTES", "-1"),
         ("ZHENGCE_MAX_BATCH_BODY_BYTES", "1e6"),
+        ("ZHENGCE_LOG_RETENTION_DAYS", "0"),
+        ("ZHENGCE_HEADER_TIMEOUT", "ten"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
