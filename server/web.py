@@ -9,8 +9,6 @@ names; the page's own controls start with an underscore (`_date`, `_explain`).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -28,11 +26,18 @@ from starlette.concurrency import run_in_threadpool
 
 from dsl import ast
 from dsl.schema import FactError, Schema
-from dsl.vocabulary import Code, Coverage, Outcome
+from dsl.vocabulary import Code
 from kb.locate import locate
 from server import api_models as m
-from server import views
-from server.decision_log import DecisionLogError, LoggedDecision
+from server.decision_log import DecisionLogError
+from server.incident import report
+from server.labels import OUTCOMES, STATUSES, badge, error_text, idents
+from server.page_decision import DATE, EXPLAIN, decision_view, form_values
+from server.page_search import hits as search_hits
+from server.provenance import notice
+from server.regions import regions as known_regions
+from server.regions import suggest
+from server.route_question import RouteCard, route_cards
 from server.runtime import Logged, Runtime
 from server.service import InputError, Service, bad_date
 
@@ -44,22 +49,12 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
-DATE, EXPLAIN, EXAMPLE = "_date", "_explain", "_example"
+EXAMPLE = "_example"
 SEARCH_HITS = 10
+# As the API's /v1/search allows; a longer query is cut here rather than refused, as a person
+# typing in the box expects.
+MAX_QUERY, MAX_REGION = 500, 200
 YES_NO = (("true", "是"), ("false", "否"))
-
-OUTCOMES = {
-    Outcome.PROHIBIT: ("禁止", "prohibit"),
-    Outcome.APPROVE: ("审批", "approve"),
-    Outcome.FILE: ("备案", "file"),
-    Outcome.NONE: ("无适用规则", "none"),
-}
-STATUSES = {
-    Coverage.ENCODED: "已编码 encoded",
-    Coverage.BY_PARTS: "分项编码 by parts",
-    Coverage.SKIPPED: "不编码 skipped",
-    Coverage.OPEN: "未处理 open",
-}
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,8 +71,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(OUTCOMES=OUTCOMES, STATUSES=STATUSES)
+    env.globals.update(OUTCOMES=OUTCOMES, STATUSES=STATUSES, badge=badge)
     env.filters.update(marked=marked, q=lambda s: quote(str(s), safe=""), clauses=step_clauses)
+    env.filters.update(idents=idents)
     return env
 
 
@@ -94,7 +90,7 @@ def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def _message(status: int, message: str, detail: str = "", lookup: bool = False) -> HTMLResponse:
-    return _page("message.html", status, message=message, detail=detail, lookup=lookup)
+    return _page("message.html", status, message=message, detail=detail, lookup=lookup, code=status)
 
 
 def _not_found(message: str, detail: str = "", lookup: bool = False) -> HTMLResponse:
@@ -161,7 +157,7 @@ def controls(
         if f.type.kind in ("enum", "bool"):
             kind = "select"
             choices = [(v.name, v.label) for v in f.type.values] or list(YES_NO)
-            empty = "请选择 choose" if f.required else "未填"
+            empty = "请选择" if f.required else "未填"
             if f.default is not None:
                 default = _literal_text(f)
                 empty = f"未填（默认 {dict(choices).get(default, default)}）"
@@ -187,8 +183,8 @@ def project_from_form(
             try:
                 project[f.name] = float(raw)
             except ValueError:
-                unit = f" in {f.type.unit}" if f.type.unit else ""
-                message = f"'{f.name}' ({f.label}) must be a number{unit}, not {raw!r}"
+                unit = f"（单位：{f.type.unit}）" if f.type.unit else ""
+                message = f"{f.label}须为数字{unit}，实为“{raw}”"
                 errors.append(FactError(f.name, Code.WRONG_TYPE, message))
         elif f.type.kind == "bool" and raw in ("true", "false"):
             project[f.name] = raw == "true"
@@ -197,36 +193,12 @@ def project_from_form(
     return project, errors
 
 
-def form_values(project: Mapping[str, Any]) -> dict[str, str]:
-    """A project's facts as form control values."""
-    out = {}
-    for name, value in project.items():
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, float) and value.is_integer():
-            out[name] = str(int(value))
-        elif value is not None:
-            out[name] = str(value)
-    return out
-
-
 def _examples(service: Service) -> dict[str, dict[str, str]]:
-    """policies/examples/*.json as form values (with `_date` when the file gives one)."""
-    found = {}
-    for path in sorted((service.root / "policies" / "examples").glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            log.warning("example %s is not readable JSON; not offered on the page", path)
-            continue
-        if not isinstance(data, dict):
-            continue
-        project = data.get("project", data)
-        values = form_values(project) if isinstance(project, dict) else {}
-        if isinstance(data.get("date"), str):
-            values[DATE] = data["date"]
-        found[path.stem] = values
-    return found
+    """The policy set's examples as form values (with `_date` when the example gives one)."""
+    return {
+        e.name: form_values(e.project) | ({DATE: e.date} if e.date else {})
+        for e in service.examples
+    }
 
 
 def _form_page(
@@ -239,10 +211,11 @@ def _form_page(
     schema = service.policies.schema
     by_field: dict[str, list[str]] = {}
     labels = {f.name: f.label for f in schema.fields} | {DATE: "评估日期"}
+    summary = []
     for e in errors:
-        by_field.setdefault(e.field, []).append(e.message)
-    summary = [(e.field if e.field in labels else "", labels.get(e.field, ""), e) for e in errors]
-    regions = sorted({p.header.region for p in service.policies.policies if p.header.region})
+        text = error_text(e, schema, values, labels)
+        by_field.setdefault(e.field, []).append(text)
+        summary.append((e.field if e.field in labels else "", text))
     return _page(
         "index.html",
         status,
@@ -252,7 +225,7 @@ def _form_page(
         explain=explain,
         summary=summary,
         examples=list(_examples(service)),
-        regions=regions,
+        regions=known_regions(service.policies),
         revision=service.policies.revision,
     )
 
@@ -273,8 +246,8 @@ async def decide(request: Request) -> Response:
     runtime = _runtime(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
-        message = "表单格式不支持 unsupported form encoding"
-        return _message(415, message, "send the form as application/x-www-form-urlencoded")
+        message = "表单格式不支持"
+        return _message(415, message, "请以 application/x-www-form-urlencoded 提交表单")
     body = (await request.body()).decode("utf-8", errors="replace")
     form = dict(parse_qsl(body, keep_blank_values=True))
     decided = await run_in_threadpool(_decide, runtime, form)
@@ -282,10 +255,8 @@ async def decide(request: Request) -> Response:
         return decided
     try:
         await runtime.decision_log.write(decided.entry)  # shown only once it is in the log
-    except DecisionLogError:
-        log.exception("decision %s could not be logged", decided.decision_id)
-        message = "决定未能记录 the decision could not be logged"
-        return _message(503, message, "请稍后重试 please try again shortly")
+    except DecisionLogError as exc:
+        return _message(503, "决定未能记录，请稍后重试", str(exc))
     return RedirectResponse(f"/decisions/{quote(decided.decision_id)}", 303)
 
 
@@ -310,83 +281,13 @@ def _decide(runtime: Runtime, form: dict[str, str]) -> Response | Logged:
 # ------------------------------------------------------------------------ the decision
 
 
-def fact_text(schema: Schema, name: str, value: Any) -> str:
-    """A fact as a reviewer reads it: enum label (name), 是/否, number with its unit."""
-    f = schema.field(name)
-    if value is None:
-        return "缺失 missing"
-    if isinstance(value, bool):
-        return "是 true" if value else "否 false"
-    if f is None:
-        return str(value)
-    if f.type.kind == "enum" and isinstance(value, str):
-        canonical = schema.enum_value(f, value)
-        label = next((v.label for v in f.type.values if v.name == canonical), None)
-        return f"{label} ({canonical})" if label else value
-    if isinstance(value, float | int):
-        number = str(int(value)) if float(value).is_integer() else str(value)
-        return f"{number} {f.type.unit}".strip()
-    return str(value)
-
-
-def _policy_of_document(service: Service) -> dict[str, str]:
-    return {p.header.source: p.id for p in service.policies.policies}
-
-
-def _utc(when: dt.datetime) -> str:
-    """SQLite gives back the UTC time without its zone; PostgreSQL with it."""
-    aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return aware.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def decision_view(service: Service, logged: LoggedDecision) -> dict[str, Any]:
-    schema = service.policies.schema
-    result = views.logged_decision(logged).result
-    project = logged.input.get("project", {})
-    citations: dict[tuple[str, str], dict[str, Any]] = {}
-    for c in result.citations:
-        group = citations.setdefault(
-            (c.document, c.clause),
-            {
-                **c.model_dump(),
-                "title": service.title(c.document),
-                "spans": [],
-                "unlocated": [],
-            },
-        )
-        if c.quote_at:
-            group["spans"].append(c.quote_at)
-        elif c.quote not in group["unlocated"]:
-            group["unlocated"].append(c.quote)
-    related: dict[tuple[str, str], list[m.Related]] = {}
-    for r in result.related:
-        related.setdefault((r.near.document, r.near.clause), []).append(r)
-    edit = {**form_values(project), DATE: logged.input.get("date") or ""}
-    if not logged.input.get("explain"):
-        edit[EXPLAIN] = "off"
-    return {
-        "d": result,
-        "logged_at": _utc(logged.created_at),
-        "facts": [
-            (name, f.label if (f := schema.field(name)) else "", fact_text(schema, name, v))
-            for name, v in project.items()
-        ],
-        "label": lambda name: f.label if (f := schema.field(name)) else "",
-        "fact": lambda name, v: fact_text(schema, name, v),
-        "citations": list(citations.values()),
-        "related": related,
-        "policy_of": _policy_of_document(service),
-        "edit": "/?" + urlencode(edit),
-    }
-
-
 @router.get("/decisions/lookup", response_model=None)
 def lookup(request: Request, id: str = "") -> Response:
     wanted = id.strip()
     if not wanted:
-        return _not_found("请输入决定编号 enter a decision id", lookup=True)
+        return _not_found("请输入决定编号", lookup=True)
     if _runtime(request).decision(wanted) is None:
-        return _not_found("没有这个决定 no such decision", wanted, lookup=True)
+        return _not_found("没有这个决定", wanted, lookup=True)
     return RedirectResponse(f"/decisions/{quote(wanted, safe='')}", 303)
 
 
@@ -395,8 +296,9 @@ def decision_page(request: Request, decision_id: str) -> HTMLResponse:
     runtime = _runtime(request)
     logged = runtime.decision(decision_id)
     if logged is None:
-        return _not_found("没有这个决定 no such decision", decision_id, lookup=True)
-    return _page("decision.html", **decision_view(runtime.service, logged))
+        return _not_found("没有这个决定", decision_id, lookup=True)
+    service = runtime.service
+    return _page("decision.html", **decision_view(service.policies, service.corpus, logged))
 
 
 # ------------------------------------------------------------------------- the policies
@@ -421,11 +323,11 @@ def policy_page(request: Request, policy_id: str) -> HTMLResponse:
     service = _runtime(request).service
     policy = service.policies.policy(policy_id)
     if policy is None:
-        return _not_found("没有这个政策 no such policy", policy_id)
+        return _not_found("没有这个政策", policy_id)
     try:
         document = service.corpus.document(policy.header.source)
     except LookupError:
-        return _not_found("找不到来源文件 the source document is missing", policy.header.source)
+        return _not_found("找不到来源文件", policy.header.source)
     cov = service.coverage_of(document.id)
     assert cov is not None  # every document of the corpus has its coverage
     status = {c.clause: c for c in cov.clauses}
@@ -436,7 +338,8 @@ def policy_page(request: Request, policy_id: str) -> HTMLResponse:
     for clause in document.clauses:
         spans = [at for q in quotes.get(clause.id, []) if (at := locate(clause.text, q))]
         clauses.append((clause, status.get(clause.id), marked(clause.text, spans)))
-    return _page("policy.html", policy=policy, document=document, clauses=clauses)
+    source = notice(service.policies, service.corpus, document.id)
+    return _page("policy.html", policy=policy, document=document, clauses=clauses, notice=source)
 
 
 # ---------------------------------------------------------------------------- search
@@ -445,37 +348,32 @@ def policy_page(request: Request, policy_id: str) -> HTMLResponse:
 @router.get("/search", response_class=HTMLResponse)
 def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse:
     service = _runtime(request).service
-    query, within = q.strip(), region.strip()
+    query, within = q.strip()[:MAX_QUERY], region.strip()[:MAX_REGION]
     hits: list[dict[str, Any]] = []
+    cards: list[RouteCard] = []
     problem = degraded = None
     if query:
         try:
             found = service.search(query, SEARCH_HITS, within or None)
+            cards = route_cards(service, query, within)
             degraded = found.degraded_reason
         except Exception as exc:  # search is an extra: the page says so, never a 500
-            log.exception("clause search failed for %r", query)
-            problem = f"{type(exc).__name__}: {exc}"
+            # The details (paths, driver messages) go to the log only.
+            problem = report(log, f"clause search failed for {query!r}", exc)
         else:
-            policy_of = _policy_of_document(service)
-            hits = [
-                {
-                    "hit": t.hit,
-                    "title": t.title,
-                    "policy": policy_of.get(t.hit.document),
-                    "html": marked(t.hit.text, t.hit.highlights),
-                }
-                for t in found.hits
-            ]
-    regions = sorted({p.header.region for p in service.policies.policies if p.header.region})
+            hits = search_hits(found, service.policies, service.corpus)
+    known = known_regions(service.policies)
     return _page(
         "search.html",
         503 if problem else 200,
         q=query,
         region=within,
         hits=hits,
+        cards=cards,
         problem=problem,
         degraded=degraded,
-        regions=regions,
+        regions=known,
+        suggestions=suggest(within, known) if within else [],
     )
 
 
@@ -488,6 +386,6 @@ def static(name: str) -> Response:
     files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
     path = files.get(name)
     if path is None:
-        return _not_found("没有这个文件 no such file", name)
+        return _not_found("没有这个文件", name)
     kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=kind, headers={"Cache-Control": "max-age=300"})

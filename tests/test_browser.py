@@ -2,7 +2,9 @@
 uvicorn server, with JavaScript switched off (the page must work without it).
 
 Needs `pip install playwright` (in the dev extras) and `apt-get install chromium`; the test
-never downloads a browser. It leaves a screenshot of a decision at /tmp/zhengce-decision.png.
+never downloads a browser. The fixtures and helpers here serve tests/test_page_*.py too (the
+acceptance tests of the reviewer's page, issue 12). Screenshots go to var/test-artifacts/browser/
+(git-ignored), named after what they show.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import fast_runtime
+from tests.conftest import ROOT, fast_runtime
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -34,7 +37,8 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT = Path("/tmp/zhengce-decision.png")
+ARTIFACTS = ROOT / "var" / "test-artifacts" / "browser"
+NARROW = {"width": 420, "height": 900}
 PATH = [("所在工业园区(高新区、集中区)", "报送"), ("市园区办", "备案")]
 QUOTE = "对投资额度在1000万元以上的非供地类项目,由所在工业园区(高新区、集中区)报市园区办进行备案"
 
@@ -92,14 +96,62 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
+def _page(browser: Browser, base_url: str, viewport: dict[str, int]) -> Iterator[Page]:
+    # zh-CN, as the reviewers' browsers: the date controls read 年/月/日.
     context = browser.new_context(
-        base_url=base_url, java_script_enabled=False, viewport={"width": 1280, "height": 900}
+        base_url=base_url, java_script_enabled=False, viewport=viewport, locale="zh-CN"
     )
     context.set_default_timeout(15_000)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    yield from _page(browser, base_url, {"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def narrow_page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A 420 px wide window, as a phone or a window beside another."""
+    yield from _page(browser, base_url, NARROW)
+
+
+def shot(page: Page, name: str) -> Path:
+    """A full-page screenshot under var/test-artifacts/browser/, for a person to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def decide(page: Page, values: Mapping[str, str]) -> str:
+    """The form prefilled with `values` (form control names, `_date`) and submitted, as a
+    reviewer would after typing them: the decision id of the page it leads to."""
+    page.goto("/?" + urlencode(values))
+    page.get_by_role("button", name="评估", exact=True).click()
+    page.wait_for_url(re.compile(r"/decisions/[0-9a-f]+$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def example(page: Page, name: str) -> str:
+    """policies/examples/<name>.json through the form's example button and 评估."""
+    page.goto(f"/?_example={name}")
+    page.get_by_role("button", name="评估", exact=True).click()
+    page.wait_for_url(re.compile(r"/decisions/[0-9a-f]+$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def logged(page: Page, decision_id: str) -> dict[str, Any]:
+    """The decision as the JSON API gives it (GET /v1/decisions/{id}): its `result`."""
+    answer = page.request.get(f"/v1/decisions/{decision_id}")
+    assert answer.ok, answer.text()
+    result: dict[str, Any] = answer.json()["result"]
+    return result
+
+
+def text(locator: Locator) -> str:
+    return " ".join(locator.inner_text().split())
 
 
 def field(page: Page, label: str) -> Locator:
@@ -115,7 +167,7 @@ def fill_example(page: Page) -> None:
     field(page, "用地方式").select_option(label="非供地")
     field(page, "项目类别").select_option(label="工业")
     field(page, "投资额").fill("1200")
-    page.get_by_label("评估日期 evaluation date").fill("2024-03-01")
+    page.get_by_label("评估日期", exact=True).fill("2024-03-01")
 
 
 def path_steps(page: Page) -> list[tuple[str, str]]:
@@ -128,57 +180,57 @@ def path_steps(page: Page) -> list[tuple[str, str]]:
 
 def test_a_reviewer_evaluates_a_project_and_finds_it_again(page: Page) -> None:
     fill_example(page)
-    page.get_by_role("button", name="评估 evaluate").click()
+    page.get_by_role("button", name="评估", exact=True).click()
     page.wait_for_url(re.compile(r"/decisions/[0-9a-f]+$"))
-    assert page.locator("#outcome").inner_text().split() == ["备案", "file"]
+    assert page.locator("#outcome").inner_text() == "备案"
     assert path_steps(page) == PATH
     citation = page.locator("#citations article.citation").first
     assert citation.locator(".clause-id").inner_text() == "二.4"
     assert citation.locator("mark").all_inner_texts() == [QUOTE]
-    assert page.locator("#why-not tbody tr").count() > 0
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert page.locator("#why-not > li").count() > 0
+    shot(page, "decision-pingliang-file")
     decision_id = page.locator("#decision-id").inner_text()
     decision_url = page.url
 
     page.goto("/")
-    page.get_by_label("决定编号 decision id").fill(decision_id)
-    page.get_by_role("button", name="查找 look up").click()
+    page.get_by_label("决定编号").fill(decision_id)
+    page.get_by_role("button", name="查找").click()
     page.wait_for_url(decision_url)
     assert path_steps(page) == PATH
 
     page.goto("/")
-    page.get_by_label("决定编号 decision id").fill("no-such-decision")
-    page.get_by_role("button", name="查找 look up").click()
+    page.get_by_label("决定编号").fill("no-such-decision")
+    page.get_by_role("button", name="查找").click()
     assert "没有这个决定" in page.locator("h1").inner_text()
 
 
 def test_bad_input_comes_back_with_the_error_beside_the_field(page: Page) -> None:
     fill_example(page)
     field(page, "投资额").fill("-5")
-    page.get_by_role("button", name="评估 evaluate").click()
+    page.get_by_role("button", name="评估", exact=True).click()
     page.wait_for_url(re.compile(r"/decide$"))
-    assert "at least 0" in page.locator("#e-investment_wan").inner_text()
+    assert "须为不小于 0" in page.locator("#e-investment_wan").inner_text()
     assert field(page, "投资额").input_value() == "-5"
     assert field(page, "地区").input_value() == "甘肃省/平凉市/崆峒区"
     assert field(page, "园区级别").input_value() == "provincial"
     field(page, "投资额").fill("1200")
-    page.get_by_role("button", name="评估 evaluate").click()
+    page.get_by_role("button", name="评估", exact=True).click()
     page.wait_for_url(re.compile(r"/decisions/[0-9a-f]+$"))
     assert path_steps(page) == PATH
 
 
 def test_a_search_leads_to_the_clause_in_its_policy(page: Page) -> None:
     page.goto("/")
-    page.get_by_label("关键词或问题 words or a question").fill("租赁厂房的项目由谁审核")
-    page.get_by_role("button", name="检索 search").click()
+    page.get_by_label("关键词或问题").fill("租赁厂房的项目由谁审核")
+    page.get_by_role("button", name="检索").click()
     page.wait_for_url(re.compile(r"/search\?q="))
     hits = page.locator("ol.hits > li")
     assert hits.count() > 0
     first = hits.first
     assert first.locator("mark").count() > 0
-    where = first.locator("a.clause-id").inner_text()  # "jiading-2017 四.(一).1"
+    clause = first.locator("a.clause-id").inner_text()  # 四.(一).1
+    document = first.locator("header code").inner_text()  # jiading-2017
     first.locator("a.clause-id").click()
-    document, clause = where.split(" ", 1)
     page.wait_for_url(re.compile(r"/policies/[^/#]+#c-"))
     target = page.locator("li.clause:target")
     assert target.get_attribute("id") == f"c-{clause}"
