@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from kb.corpus import UnknownClause, UnknownDocument
 from server import api_models as m
+from server import api_policy_models as pm
 from server import views
 from server.decision_log import DecisionLogError
 from server.errors import ApiError, diagnostics, invalid_project, item
@@ -158,7 +159,7 @@ def search(
 
 @api.get(
     "/clauses/{document}/{clause}",
-    response_model=m.ClauseResponse,
+    response_model=pm.ClauseResponse,
     responses=NOT_FOUND,
     summary="One source clause",
     tags=["clauses"],
@@ -176,14 +177,14 @@ async def clause(document: str, clause: str, request: Request) -> Response:
     return view_response(views.clause(found))
 
 
-@api.get("/policies", response_model=m.PolicyList, summary="The policy set", tags=["policies"])
+@api.get("/policies", response_model=pm.PolicyList, summary="The policy set", tags=["policies"])
 async def policies(request: Request) -> Response:
     return view_response(views.policy_list(runtime_of(request).service.policy_list()))
 
 
 @api.get(
     "/policies/{policy_id}",
-    response_model=m.PolicyDetail,
+    response_model=pm.PolicyDetail,
     responses=NOT_FOUND,
     summary="One policy: rules, source and clause coverage",
     tags=["policies"],
@@ -199,7 +200,7 @@ async def policy(policy_id: str, request: Request) -> Response:
 
 @api.get(
     "/coverage",
-    response_model=m.CoverageReport,
+    response_model=pm.CoverageReport,
     summary="Clause coverage of every source document",
     tags=["policies"],
 )

@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from dsl.dates import parse_date
-from dsl.schema import MAX_NUMBER, Schema
-from dsl.vocabulary import Coverage as CoverageStatus
-from dsl.vocabulary import Outcome
+from dsl.vocabulary import Outcome, Strength
+from server.wellformed import invalid_text_at, message
 
 
 def _real_date(value: str) -> str:
@@ -43,6 +43,22 @@ class Request(BaseModel):
     # Strict: `"explain": 0` or `"k": "5"` is refused as the wrong type, as documented,
     # rather than quietly converted. Subclasses' configs merge into this one.
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        """Refuse a key or string anywhere in the body that is not valid Unicode (a lone
+        surrogate): it could be neither logged nor echoed in an error. The items of a
+        `list[Any]` field (a batch's projects) are each checked when decided
+        (Runtime.decide), so that one bad project fails alone."""
+        if isinstance(data, dict):
+            alone = {name for name, f in cls.model_fields.items() if f.annotation == list[Any]}
+            where = invalid_text_at({k: None if k in alone else v for k, v in data.items()})
+            if where is not None:
+                raise PydanticCustomError(
+                    "wrong_type", "{message}", {"message": message(where), "location": where}
+                )
+        return data
 
 
 class EvaluateRequest(Request):
@@ -102,38 +118,51 @@ class RouteRequest(Request):
 # ------------------------------------------------------------------------------ responses
 
 
-class ErrorItem(BaseModel):
+class Out(BaseModel):
+    # A field the service gives that a response model lacks is an error, not silently
+    # dropped: the views' tests then fail when the language adds to a decision.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorItem(Out):
     code: str
-    message: str
+    message: str = Field(description="In Chinese: the location and what is wrong there.")
+    message_en: str = Field(description="The same in English, with the specifics.")
     location: str = Field(description="The field, parameter or file:line:col at fault.")
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Out):
     """Every 4xx and 5xx answer has this shape."""
 
-    code: str
-    message: str
+    code: str = Field(description="Stable, for programs.")
+    message: str = Field(description="In Chinese, for people.")
+    message_en: str = Field(description="The same in English, with the specifics.")
     errors: list[ErrorItem]
 
 
-class Step(BaseModel):
+class Step(Out):
     authority: str
     action: str
 
 
-class Basis(BaseModel):
+class Basis(Out):
     rule: str = Field(description="A fired rule that puts this step on the path.")
     document: str
     clause: str = Field(description="A clause that rule cites; its text is in `citations`.")
 
 
-class PathStep(BaseModel):
-    authority: str
+class PathStep(Out):
+    authority: str = Field(description="The authority as the text names it.")
+    authority_id: str = Field(
+        description="Stable for the same authority text in any decision and revision: match "
+        "on this, show `authority`."
+    )
     action: str
+    action_id: str = Field(description="Stable for the same action text, like authority_id.")
     basis: list[Basis] = Field(description="The rules and clauses behind this step.")
 
 
-class Citation(BaseModel):
+class Citation(Out):
     policy: str
     document: str
     doc_number: str
@@ -141,11 +170,22 @@ class Citation(BaseModel):
     quote: str
     text: str = Field(description="The full clause, verbatim from the source document.")
     quote_at: list[int] | None = Field(
-        description="[start, end) of the quote in `text`, or null when it cannot be placed."
+        description="[start, end) of the quote in `text`, counted in Unicode code points (as "
+        "Python and JavaScript's Array.from count, not UTF-16 units), or null when it cannot "
+        "be placed."
+    )
+    backs: list[str] = Field(
+        default_factory=list,
+        description="The rules (`policy/rule`) and parameters (`policy/name`) of this answer "
+        "that cite it.",
+    )
+    provenance: Literal["official", "news_report", "unofficial_copy", "reprint", ""] = Field(
+        description="What the cited document is: the official text, a news report, an "
+        'unofficial copy or a reprint ("" when its metadata does not say).'
     )
 
 
-class FiredRule(BaseModel):
+class FiredRule(Out):
     id: str
     policy: str
     title: str
@@ -153,15 +193,70 @@ class FiredRule(BaseModel):
     steps: list[Step]
 
 
-class WhyNot(BaseModel):
+class WhyNot(Out):
     rule: str
     title: str
-    condition: str
+    condition: str = Field(description="The failing test as the rule file writes it.")
     field: str
     actual: bool | float | str | None
+    op: str = Field(description="ge, gt, le, lt, eq, ne, in, not_in, within, contains, …")
+    expected: str = Field(
+        description="What the rule needs, as a machine value: a bound in the field's unit "
+        '("1000"), enum names joined by commas ("park_plan"), true or false; "" for a bound '
+        "the text leaves open. The Chinese is in `text`."
+    )
+    text: str = Field(description="The failing condition in plain Chinese.")
 
 
-class Undetermined(BaseModel):
+FactValueT = bool | float | str | None
+
+
+class FactUsed(Out):
+    name: str
+    value: FactValueT
+    source: Literal["given", "default"] = Field(
+        description="`default`: the fact schema supplied the value; the project did not give it."
+    )
+
+
+class ConditionTrace(Out):
+    field: str
+    op: str
+    expected: str
+    actual: str
+    holds: bool | None = Field(description="null: unknown (a fact is missing).")
+    text: str = Field(description="e.g. 投资额 1500万元 ≥ 1000万元（以上，含本数）")
+
+
+class RuleTrace(Out):
+    rule: str
+    title: str
+    conditions: list[ConditionTrace]
+
+
+class FactChange(Out):
+    field: str
+    value: FactValueT
+    text: str
+
+
+class Counterfactual(Out):
+    changes: list[FactChange] = Field(description="One or two facts changed.")
+    outcome: Outcome
+    strength: Strength
+    steps: list[str]
+    rules: list[str] = Field(description="The rules the change brings in.")
+    clauses: list[str] = Field(description="The clauses those rules cite, as 'document clause'.")
+    text: str = Field(description="e.g. 若投资额 ≥ 1000万元 → 备案（pingliang-2023 二.4）")
+
+
+class NextQuestion(Out):
+    field: str
+    label: str
+    settles: int = Field(description="How many of the possible outcomes knowing it settles.")
+
+
+class Undetermined(Out):
     rule: str
     title: str
     outcome: Outcome | None
@@ -170,7 +265,7 @@ class Undetermined(BaseModel):
     unspecified_parameters: list[str]
 
 
-class Parameter(BaseModel):
+class Parameter(Out):
     policy: str
     name: str
     value: str
@@ -178,12 +273,12 @@ class Parameter(BaseModel):
     notes: list[str]
 
 
-class ClauseRef(BaseModel):
+class ClauseRef(Out):
     document: str
     clause: str
 
 
-class Related(BaseModel):
+class Related(Out):
     near: ClauseRef = Field(description="The cited clause this one is close to.")
     document: str
     clause: str
@@ -191,10 +286,20 @@ class Related(BaseModel):
     score: float
 
 
-class Decision(BaseModel):
+class Overridden(Out):
+    rule: str = Field(description="A rule that fired but did not decide.")
+    by: str = Field(description="The rule that prevailed over it.")
+    reason: str = Field(description="Why, in Chinese (a mandatory prohibition, a declared 例外 …).")
+
+
+class Decision(Out):
     decision_id: str | None = Field(
         description="Look it up again at /v1/decisions/{decision_id}; null where the decision "
         "is not logged (`zhengce eval --json`)."
+    )
+    page_url: str | None = Field(
+        description="The decision on the reviewer's page, relative to the server; null where "
+        "the decision is not logged."
     )
     outcome: Outcome
     steps: list[PathStep] = Field(description="The approval path, in order.")
@@ -214,21 +319,57 @@ class Decision(BaseModel):
     related: list[Related] = Field(
         description="With `explain`: clauses of other documents close to each cited clause."
     )
+    strength: Strength = Field(
+        description="How firm the outcome is: `mandatory`; `presumptive` (原则上 / 一般: the "
+        "default answer, open to exception); `by_law` (依法: it rests on other law); "
+        "`discretionary` (可 / 鼓励: never a prohibition or a required step)."
+    )
+    decided_by: str | None = Field(description="The rule that decided the outcome.")
+    overridden: list[Overridden] = Field(
+        description="Rules that fired but did not decide: which rule prevailed over each, and why."
+    )
+    reason: str = Field(
+        description="Why this outcome, in Chinese; for `not_covered`, `undetermined` and `none` "
+        "it says which (e.g. 本系统未覆盖该地区)."
+    )
+    missing_facts: list[str] = Field(
+        description="For `undetermined`: the facts that, once given, would decide it."
+    )
+    exception_routes: list[str] = Field(
+        description="For a presumptive outcome: who may grant an exception, as the text says."
+    )
+    qualifiers: list[str] = Field(
+        description="The text's words that qualify the outcome (原则上, 一般 …)."
+    )
+    facts: list[FactUsed] = Field(description="Every fact used, given or from a default.")
+    trace: list[RuleTrace] = Field(
+        description="With `explain`: each fired rule's conditions, with the actual values."
+    )
+    counterfactuals: list[Counterfactual] = Field(
+        description="With `explain`: the smallest changes of one or two facts that change the "
+        "outcome or the path, each verified by deciding the changed project."
+    )
+    counterfactuals_complete: bool = Field(
+        description="False when the search for counterfactuals ran out of its budget."
+    )
+    next_questions: list[NextQuestion] = Field(
+        description="For `undetermined`: the missing facts, the one that settles most first."
+    )
 
 
-class BatchItem(BaseModel):
+class BatchItem(Out):
     index: int
     decision: Decision | None = None
     error: ErrorBody | None = None
 
 
-class BatchResponse(BaseModel):
+class BatchResponse(Out):
     count: int
     failed: int
     results: list[BatchItem] = Field(description="One entry per project, in order.")
 
 
-class Candidate(BaseModel):
+class Candidate(Out):
     rule: str
     title: str
     score: float
@@ -237,7 +378,7 @@ class Candidate(BaseModel):
     matched_text: str
 
 
-class RouteMatch(BaseModel):
+class RouteMatch(Out):
     rule: str
     title: str
     matters: list[str]
@@ -245,13 +386,15 @@ class RouteMatch(BaseModel):
     lead_original: str
     responsible: list[str]
     responsible_original: str
+    assisting: list[str] = Field(description="配合 / 协助 / 协办 units, as the text lists them.")
+    assisting_original: str
     notes: list[str]
     citations: list[Citation]
     score: float | None = Field(description="null when the matter named the rule by its id.")
     matched_text: str | None = Field(description="The rule's text closest to the matter.")
 
 
-class RouteResponse(BaseModel):
+class RouteResponse(Out):
     match: RouteMatch | None = Field(
         description="null when no routing rule matches well enough: no forced guess."
     )
@@ -265,7 +408,7 @@ class RouteResponse(BaseModel):
     candidates: list[Candidate] = Field(description="The nearest routing rules, best first.")
 
 
-class SearchHit(BaseModel):
+class SearchHit(Out):
     document: str
     clause: str
     title: str = Field(description="The document's title.")
@@ -274,101 +417,14 @@ class SearchHit(BaseModel):
     highlights: list[list[int]]
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(Out):
     query: str
     hits: list[SearchHit]
     dense_available: bool
     degraded_reason: str | None
 
 
-class ClauseResponse(BaseModel):
-    document: str
-    title: str
-    doc_number: str
-    region: str
-    clause: str
-    label: str
-    text: str = Field(description="The clause's own text.")
-    full_text: str = Field(description="With its sub-clauses.")
-    parent: str | None
-    children: list[str]
-    encoded_by: list[str] = Field(description="Rules, routes and parameters citing it.")
-    status: CoverageStatus
-
-
-class Coverage(BaseModel):
-    encoded: int
-    skipped: int
-    by_parts: int
-    open: int
-    failing: list[str] = Field(description="Open clauses whose text assigns a path or unit.")
-
-
-class PolicySummary(BaseModel):
-    id: str
-    title: str
-    source: str
-    doc_number: str
-    issuer: str
-    region: str
-    issued: str
-    effective_from: str
-    effective_until: str
-    trial: bool
-    rules: int
-    routes: int
-    coverage: Coverage
-
-
-class PolicyList(BaseModel):
-    revision: str
-    policies: list[PolicySummary]
-
-
-class RuleOut(BaseModel):
-    id: str
-    title: str
-    outcome: Outcome | None
-    steps: list[Step]
-    cites: list[ClauseRef]
-
-
-class RouteOut(BaseModel):
-    id: str
-    title: str
-    matters: list[str]
-    lead: list[str]
-    responsible: list[str]
-    cites: list[ClauseRef]
-
-
-class ClauseCoverage(BaseModel):
-    clause: str
-    status: CoverageStatus
-    by: list[str]
-    reason: str
-    assigns: bool
-
-
-class DocumentCoverage(Coverage):
-    document: str
-    policy: str | None = Field(description="The policy encoding the document, if any.")
-    clauses: list[ClauseCoverage]
-
-
-class CoverageReport(BaseModel):
-    documents: list[DocumentCoverage] = Field(description="Every source document.")
-
-
-class PolicyDetail(PolicySummary):
-    source_title: str
-    parameters: dict[str, str]
-    rules_detail: list[RuleOut]
-    routes_detail: list[RouteOut]
-    clauses: list[ClauseCoverage]
-
-
-class LoggedDecision(BaseModel):
+class LoggedDecision(Out):
     decision_id: str
     created_at: dt.datetime
     revision: str
@@ -376,69 +432,28 @@ class LoggedDecision(BaseModel):
     result: Decision
 
 
-class Health(BaseModel):
+class Health(Out):
     status: Literal["ok"]
 
 
-class Ready(BaseModel):
+class WorkerRevision(Out):
+    pid: int
+    revision: str | None
+    problem: str | None
+
+
+class Ready(Out):
     status: Literal["ready", "warming", "degraded"]
     revision: str
     policies: list[str]
     search: dict[str, Any]
+    problem: str | None = Field(description="Why this server serves other than policies/.")
+    worker: int = Field(description="The worker process that answered.")
+    workers: list[WorkerRevision] = Field(description="Each worker's revision.")
 
 
-class ReloadResponse(BaseModel):
+class ReloadResponse(Out):
     revision: str
     policies: list[str]
     changed: bool
     warnings: list[ErrorItem]
-
-
-# --------------------------------------------------------------------- the fact schema
-
-
-def project_json_schema(schema: Schema) -> dict[str, Any]:
-    """JSON Schema of a project, from the fact schema: names, labels, types, units, enums
-    (name or Chinese label), required fields; unknown fields are refused."""
-    properties: dict[str, Any] = {}
-    for f in schema.fields:
-        kind = f.type.kind
-        prop: dict[str, Any]
-        if kind == "bool":
-            prop = {"type": "boolean"}
-        elif kind == "number":
-            prop = {"type": "number", "minimum": 0, "exclusiveMaximum": MAX_NUMBER}
-        elif kind == "enum":
-            names = [v.name for v in f.type.values]
-            prop = {"type": "string", "enum": names + [v.label for v in f.type.values]}
-        elif kind == "date":
-            prop = {"type": "string", "format": "date"}
-        elif kind == "region":
-            # Levels joined by "/", none of them blank: 甘肃省/平凉市.
-            prop = {"type": "string", "pattern": r"^[^/]*[^/\s][^/]*(/[^/]*[^/\s][^/]*)*$"}
-        else:
-            prop = {"type": "string"}
-        if not f.required:
-            prop = {"anyOf": [prop, {"type": "null"}]}
-        prop["title"] = f.label
-        description = [f.label]
-        if f.type.unit:
-            description.append(f"unit: {f.type.unit}")
-        if kind == "enum":
-            description.append(
-                "; ".join(f"{v.name} = {v.label}" for v in f.type.values)
-                + " (the name or the label)"
-            )
-        if f.default is not None:
-            description.append(f"default: {f.default.value}")
-        prop["description"] = ". ".join(description)
-        properties[f.name] = prop
-    return {
-        "type": "object",
-        "title": "Project",
-        "description": "A project's facts, per the fact contract (policies/schema.zc).",
-        "properties": properties,
-        "required": [f.name for f in schema.fields if f.required],
-        "additionalProperties": False,
-        "example": EXAMPLE_PROJECT,
-    }

@@ -17,6 +17,7 @@ from dsl.fmt import format_module
 from dsl.parser import parse
 from dsl.policytest import TestFileError, rule_coverage, run_files
 from server import present, present_kb, views
+from server.cli_analyze import analyze_command
 from server.cli_common import (
     Context,
     JsonFlag,
@@ -41,6 +42,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 app.add_typer(kb_app, name="kb")
+app.command("analyze")(analyze_command)
 
 
 @app.callback()
@@ -339,13 +341,15 @@ def serve(
 ) -> None:
     import uvicorn
 
+    from server.decision_log import shown_url
+
     settings = context(ctx).settings
     # Check the policies here, once, so that a broken set is one clear message rather than a
     # traceback from every worker.
     context(ctx).service()
     out.print(
         f"zhengce on http://{host}:{port}/ (API docs /docs), {workers} worker(s), "
-        f"decision log {settings.decision_log_url}",
+        f"decision log {shown_url(settings.decision_log_url)}",  # never its password
         highlight=False,
         soft_wrap=True,
     )
@@ -357,7 +361,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
-        http="server.tcp:NoDelayProtocol",  # TCP_NODELAY: see server/tcp.py
+        http="server.tcp:HttpProtocol",  # TCP_NODELAY, header timeout: see server/tcp.py
     )
 
 

@@ -36,10 +36,14 @@ class Context:
     embedder: Embedder | None = None
     _service: Service | None = None
 
-    def service(self) -> Service:
+    def service(self, *, conflicts: bool = True) -> Service:
+        """The service, loaded once; `conflicts` False for the one command that reports
+        them itself (`zhengce analyze`)."""
         if self._service is None:
             try:
-                self._service = Service.load(self.settings, embedder=self.embedder)
+                self._service = Service.load(
+                    self.settings, embedder=self.embedder, conflicts=conflicts
+                )
             except PolicyLoadError as e:
                 err.print(e.result.render(), highlight=False, markup=False, soft_wrap=True)
                 fail(f"the policy set has {len(e.result.errors)} error(s); run `zhengce check`")

@@ -1,6 +1,7 @@
 """One JSON error shape for every 4xx and 5xx answer:
 
-    {"code": "...", "message": "...", "errors": [{"code", "message", "location"}]}
+    {"code": "...", "message": "中文", "message_en": "...",
+     "errors": [{"code", "message", "message_en", "location"}]}
 
 `location` names the field (`project.investment_wan`), the query parameter (`k`), the header,
 or the policy file position (`policies/x.zc:12:7`) at fault.
@@ -9,7 +10,7 @@ or the policy file position (`policies/x.zc:12:7`) at fault.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dsl.errors import Diagnostic
 from dsl.schema import FactError
 from dsl.vocabulary import Code
+from server.incident import report
+from server.messages import bilingual
 
 log = logging.getLogger("zhengce")
 
@@ -44,11 +47,20 @@ class ApiError(Exception):
         self.headers = headers
 
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "errors": self.errors}
+        """The answer: Chinese messages, the English in `message_en` (server.messages)."""
+        return bilingual({"code": self.code, "message": self.message, "errors": self.errors})
 
 
 def item(code: str, message: str, location: str) -> dict[str, str]:
     return {"code": code, "message": message, "location": location}
+
+
+def refusal(
+    status: int, code: str, message: str, location: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The answer of a middleware that refuses a request before the app sees it."""
+    error = ApiError(status, code, message, [item(code, message, location)], headers)
+    return JSONResponse(error.body(), status, headers)
 
 
 def project_errors(errors: Iterable[FactError], prefix: str = "project") -> list[dict[str, str]]:
@@ -107,7 +119,9 @@ def validation_errors(exc: RequestValidationError) -> ApiError:
     for e in exc.errors():
         kind = str(e.get("type", ""))
         code = _CODES.get(kind, Code.WRONG_TYPE if "type" in kind or "parsing" in kind else kind)
-        where = "body" if code == "invalid_json" else _location(e.get("loc", ()))
+        # A model-level check (api_models.Request) names the place itself in its context.
+        located = e.get("ctx", {}).get("location")
+        where = "body" if code == "invalid_json" else located or _location(e.get("loc", ()))
         found.append(item(code, str(e.get("msg", "")), where))
     if any(f["code"] == "invalid_json" for f in found):
         return ApiError(400, "invalid_json", "the request body is not valid JSON", found)
@@ -128,8 +142,9 @@ _HTTP_CODES = {
 }
 
 
-def install(app: FastAPI) -> None:
-    """Route every failure, ours, FastAPI's, Starlette's or unexpected, to the one shape."""
+def install(app: FastAPI, headers: Mapping[str, str]) -> None:
+    """Route every failure, ours, FastAPI's, Starlette's or unexpected, to the one shape.
+    `headers` go on a 500, which Starlette answers outside every other middleware."""
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -148,17 +163,15 @@ def install(app: FastAPI) -> None:
             detail = f"no such path: {request.url.path}"
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        body = {"code": code, "message": detail, "errors": []}
+        body = ApiError(exc.status_code, code, detail).body()
         return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body = {
-            "code": "internal_error",
-            "message": "the server failed on this request; it is logged",
-            "errors": [],
-        }
-        return JSONResponse(body, 500)
+        what = f"unexpected error on {request.method} {request.url.path}"
+        incident = report(log, what, exc)
+        message = f"the server failed on this request (incident {incident}); it is logged"
+        body = ApiError(500, "internal_error", message).body()
+        return JSONResponse(body, 500, headers=dict(headers))
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid)

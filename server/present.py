@@ -12,7 +12,7 @@ from rich.text import Text
 from dsl.coverage import DocumentCoverage
 from dsl.decide import Decision
 from dsl.routing import RouteAnswer
-from dsl.vocabulary import Coverage, Outcome
+from dsl.vocabulary import Coverage, Outcome, Strength
 from server.results import PolicyList, PolicyResult
 
 OUTCOME_LABELS = {
@@ -20,13 +20,27 @@ OUTCOME_LABELS = {
     Outcome.APPROVE: ("审批 approve", "bold yellow"),
     Outcome.FILE: ("备案 file", "bold green"),
     Outcome.NONE: ("无适用规则 none", "bold"),
+    Outcome.NOT_COVERED: ("未覆盖 not covered", "bold magenta"),
+    Outcome.UNDETERMINED: ("未能确定 undetermined", "bold cyan"),
+}
+STRENGTH_LABELS = {
+    Strength.PRESUMPTIVE: "原则上（可例外） presumptive",
+    Strength.BY_LAW: "依法 by law",
+    Strength.DISCRETIONARY: "可 discretionary",
 }
 
 
 def decision(d: Decision, explain: bool) -> RenderableType:
     label, style = OUTCOME_LABELS[d.outcome]
     parts: list[RenderableType] = [
-        Text.assemble(("结论 outcome: ", "bold"), (label, style)),
+        Text.assemble(
+            ("结论 outcome: ", "bold"),
+            (label, style),
+            f"  {STRENGTH_LABELS[d.strength]}" if d.strength in STRENGTH_LABELS else "",
+        ),
+        *([Text(d.reason)] if d.reason else []),
+        *(Text(f"  {o.rule} 被 {o.by} 取代：{o.reason}", style="dim") for o in d.overridden),
+        *(Text(f"  例外途径 {r}") for r in d.exception_routes),
         Text(
             f"日期 date {d.date} · 适用政策 policies in force: {', '.join(d.policies) or '—'}"
             f" · revision {d.revision}",
@@ -79,13 +93,25 @@ def decision(d: Decision, explain: bool) -> RenderableType:
         for p in d.parameters:
             value = "未规定 unspecified by the text" if p.unspecified else p.value
             parts.append(Text(f"  {p.policy}/{p.name} = {value}"))
+    if d.next_questions:
+        parts.append(Text("下一个问题 next questions", style="bold"))
+        parts.extend(
+            Text(f"  {q.label}（{q.field}）：可确定 {q.settles} 项结论") for q in d.next_questions
+        )
+    if explain and d.trace:
+        parts.append(Text("为何适用 why these rules fired", style="bold"))
+        for t in d.trace:
+            parts.append(Text(f"  ✓ {t.rule}"))
+            parts.extend(Text(f"      ✓ {c.text}", style="dim") for c in t.conditions)
     if explain and d.why_not:
         parts.append(Text("未适用的规则 why not", style="bold"))
         for w in d.why_not:
-            actual = "缺失 missing" if w.actual is None else repr(w.actual)
-            parts.append(
-                Text(f"  ✗ {w.rule}: {w.condition} — actual {w.field} = {actual}", style="dim")
-            )
+            parts.append(Text(f"  ✗ {w.rule}: {w.text or w.condition}", style="dim"))
+    if explain and d.counterfactuals:
+        parts.append(Text("如何改变结果 what would change the outcome", style="bold"))
+        parts.extend(Text(f"  • {c.text}") for c in d.counterfactuals)
+        if not d.counterfactuals_complete:
+            parts.append(Text("  （搜索已达上限，可能还有其他改变方式）", style="dim"))
     return Panel(Group(*parts), title="zhengce decision", expand=False)
 
 

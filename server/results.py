@@ -25,6 +25,7 @@ class CitedText:
     citation: Citation
     text: str
     quote_at: tuple[int, int] | None
+    backs: tuple[str, ...] = ()  # the rules and parameters of the decision that cite it
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ none of them holds policy logic or opens the knowledge base itself."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from dsl.decide import Citation, Evaluator, decide
 from dsl.interpret import Interpreter
 from dsl.load import SCHEMA_FILE, LoadResult, load_files, load_folder, policy_files
 from dsl.resolved import PolicySet
-from dsl.routing import find_route, routes_in_force
+from dsl.routing import RouteAnswer, find_route, routes_in_force
 from dsl.schema import FactError
 from dsl.vocabulary import Code
 from kb.corpus import Corpus, Document
@@ -42,6 +44,8 @@ from server.results import (
 )
 from server.search import Searcher
 
+log = logging.getLogger("zhengce")
+
 ENGINES = ("rete", "interpret")
 RELATED_PER_CLAUSE = 3
 
@@ -56,6 +60,17 @@ class InputError(Exception):
     def __init__(self, errors: list[FactError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    project: Mapping[str, Any]
+    date: str | None
+
+
+def _cite_key(c: Citation) -> tuple[str, str, str]:
+    return (c.document, c.clause, c.quote)
 
 
 class UnknownPolicy(LookupError):
@@ -89,11 +104,14 @@ class Service:
     )
 
     @classmethod
-    def load(cls, settings: Settings, *, embedder: Embedder | None = None) -> Service:
+    def load(
+        cls, settings: Settings, *, embedder: Embedder | None = None, conflicts: bool = True
+    ) -> Service:
         """Read and check policies/ against the sources under settings.root; raises
-        PolicyLoadError with the check report when the policy set has errors."""
+        PolicyLoadError with the check report when the policy set has errors. `conflicts`
+        False leaves unresolved conflicts out of the check (`zhengce analyze` lists them)."""
         corpus = Corpus(settings.root)
-        loaded = load_folder(settings.root / "policies", corpus)
+        loaded = load_folder(settings.root / "policies", corpus, conflicts=conflicts)
         if loaded.policies is None:
             raise PolicyLoadError(loaded)
         return cls(settings, corpus, loaded, loaded.policies, embedder)
@@ -132,7 +150,15 @@ class Service:
         if errors:
             raise InputError(errors)
         decision = decide(self.policies, self.engine(engine), facts, date, explain)
-        cited = tuple(self.cited_text(c) for c in decision.citations)
+        used = {r.id for r in decision.rules} | {u.rule for u in decision.undetermined}
+        used |= {f"{p.policy}/{p.name}" for p in decision.parameters}
+        cited = tuple(
+            replace(
+                self.cited_text(c),
+                backs=tuple(k for k in self._citers.get(_cite_key(c), ()) if k in used),
+            )
+            for c in decision.citations
+        )
         near = dict.fromkeys((c.document, c.clause) for c in decision.citations)
         with_related = explain if related is None else related
         return Evaluation(
@@ -144,6 +170,17 @@ class Service:
                 for hit in self.related(*clause)
             ),
         )
+
+    @cached_property
+    def _citers(self) -> dict[tuple[str, str, str], tuple[str, ...]]:
+        """Who cites each (document, clause, quote): rule and route keys, and parameters as
+        `policy/name`, in file order."""
+        found: dict[tuple[str, str, str], list[str]] = {}
+        for p in self.policies.policies:
+            for name, cite in p.cites():
+                key = (p.header.source, cite.clause, cite.quote)
+                found.setdefault(key, []).append(f"{p.id}/{name}")
+        return {k: tuple(v) for k, v in found.items()}
 
     def cited_text(self, citation: Citation) -> CitedText:
         """A citation with its clause's full text and where the quote sits in it;
@@ -193,7 +230,7 @@ class Service:
                 known = ", ".join(r.key for r in in_force)
                 message = f"no routing rule {matter!r} in force for {region} on {day}"
                 return RouteResult(None, (), None, None, (), None, None, f"{message}: {known}")
-            by_id = tuple(self.cited_text(c) for c in answer.citations)
+            by_id = self._route_citations(answer)
             return RouteResult(answer, by_id, None, None, (), None, None, f"matched {answer.rule}")
         found = self.searcher.route_text(matter, region, day, k)
         if found.answer is None:
@@ -201,7 +238,7 @@ class Service:
             cited: tuple[CitedText, ...] = ()
         else:
             message = f"matched {found.answer.rule}"
-            cited = tuple(self.cited_text(c) for c in found.answer.citations)
+            cited = self._route_citations(found.answer)
         return RouteResult(
             found.answer,
             cited,
@@ -212,6 +249,9 @@ class Service:
             found.dense_available,
             message,
         )
+
+    def _route_citations(self, answer: RouteAnswer) -> tuple[CitedText, ...]:
+        return tuple(replace(self.cited_text(c), backs=(answer.rule,)) for c in answer.citations)
 
     # -------------------------------------------------------------------------- search
 
@@ -261,6 +301,26 @@ class Service:
         return PolicyList(
             self.policies.revision, tuple(self.policy(p.id) for p in self.policies.policies)
         )
+
+    @cached_property
+    def examples(self) -> tuple[Example, ...]:
+        """policies/examples/*.json: projects a drafter keeps beside the rules, offered on the
+        page and evaluated for the API's documented examples. A file that is not a JSON
+        object is left out with a warning."""
+        found = []
+        for path in sorted((self.root / "policies" / "examples").glob("*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                log.warning("example %s is not readable JSON; left out", path)
+                continue
+            project = data.get("project", data) if isinstance(data, dict) else None
+            if not isinstance(project, dict):
+                log.warning("example %s holds no project object; left out", path)
+                continue
+            date = data.get("date")
+            found.append(Example(path.stem, project, date if isinstance(date, str) else None))
+        return tuple(found)
 
     @cached_property
     def coverage(self) -> tuple[DocumentCoverage, ...]:

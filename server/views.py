@@ -5,8 +5,10 @@ these functions, so an answer has one shape wherever it leaves the project."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
@@ -15,6 +17,7 @@ from dsl.decide import Decision
 from dsl.resolved import PolicyR
 from dsl.vocabulary import Coverage
 from server import api_models as m
+from server import api_policy_models as pm
 from server.decision_log import LoggedDecision
 from server.results import (
     CitedText,
@@ -25,6 +28,7 @@ from server.results import (
     RouteResult,
     SearchResult,
 )
+from server.service import InputError, Service
 
 
 def dump(model: BaseModel) -> str:
@@ -47,9 +51,17 @@ def citations(cited: Iterable[CitedText]) -> list[dict[str, Any]]:
             **vars(c.citation),
             "text": c.text,
             "quote_at": list(c.quote_at) if c.quote_at else None,
+            "backs": list(c.backs),
         }
         for c in cited
     ]
+
+
+def stable_id(kind: str, text: str) -> str:
+    """An id for an authority or action that only its text decides (whitespace aside), so a
+    calling system can match the same office across decisions and policy revisions."""
+    digest = hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:12]
+    return f"{kind}:{digest}"
 
 
 def decision(evaluation: Evaluation, decision_id: str | None) -> m.Decision:
@@ -57,6 +69,9 @@ def decision(evaluation: Evaluation, decision_id: str | None) -> m.Decision:
     d: Decision = evaluation.decision
     body = d.to_json()
     body["citations"] = citations(evaluation.citations)
+    for step in body["steps"]:
+        step["authority_id"] = stable_id("authority", step["authority"])
+        step["action_id"] = stable_id("action", step["action"])
     body["related"] = [
         {
             "near": {"document": r.near[0], "clause": r.near[1]},
@@ -67,7 +82,8 @@ def decision(evaluation: Evaluation, decision_id: str | None) -> m.Decision:
         }
         for r in evaluation.related
     ]
-    return m.Decision.model_validate({"decision_id": decision_id, **body})
+    page = f"/decisions/{quote(decision_id, safe='')}" if decision_id else None
+    return m.Decision.model_validate({"decision_id": decision_id, "page_url": page, **body})
 
 
 def logged_decision(found: LoggedDecision) -> m.LoggedDecision:
@@ -138,9 +154,9 @@ def search(found: SearchResult) -> m.SearchResponse:
     )
 
 
-def clause(found: ClauseResult) -> m.ClauseResponse:
+def clause(found: ClauseResult) -> pm.ClauseResponse:
     doc, c, status = found.document, found.clause, found.status
-    return m.ClauseResponse.model_validate(
+    return pm.ClauseResponse.model_validate(
         {
             "document": doc.id,
             "title": doc.title,
@@ -176,8 +192,8 @@ def _summary(found: PolicyResult) -> dict[str, Any]:
     }
 
 
-def policy_list(found: PolicyList) -> m.PolicyList:
-    return m.PolicyList.model_validate(
+def policy_list(found: PolicyList) -> pm.PolicyList:
+    return pm.PolicyList.model_validate(
         {"revision": found.revision, "policies": [_summary(p) for p in found.policies]}
     )
 
@@ -190,14 +206,14 @@ def _clause_statuses(clauses: Iterable[ClauseStatus]) -> list[dict[str, Any]]:
     ]
 
 
-def policy(found: PolicyResult) -> m.PolicyDetail:
+def policy(found: PolicyResult) -> pm.PolicyDetail:
     p: PolicyR = found.policy
     source = p.header.source
 
     def refs(cites: Iterable[Any]) -> list[dict[str, str]]:
         return [{"document": source, "clause": c.clause} for c in cites]
 
-    return m.PolicyDetail.model_validate(
+    return pm.PolicyDetail.model_validate(
         _summary(found)
         | {
             "source_title": found.source_title,
@@ -207,6 +223,7 @@ def policy(found: PolicyResult) -> m.PolicyDetail:
                     "id": r.key,
                     "title": r.ast.title,
                     "outcome": r.ast.outcome,
+                    "strength": r.ast.strength,
                     "steps": [{"authority": s.authority, "action": s.action} for s in r.ast.steps],
                     "cites": refs(r.ast.cites),
                 }
@@ -219,6 +236,7 @@ def policy(found: PolicyResult) -> m.PolicyDetail:
                     "matters": list(r.ast.matters),
                     "lead": list(r.lead),
                     "responsible": list(r.responsible),
+                    "assisting": list(r.assisting),
                     "cites": refs(r.ast.cites),
                 }
                 for r in p.routes
@@ -228,8 +246,8 @@ def policy(found: PolicyResult) -> m.PolicyDetail:
     )
 
 
-def coverage(documents: Iterable[DocumentCoverage]) -> m.CoverageReport:
-    return m.CoverageReport.model_validate(
+def coverage(documents: Iterable[DocumentCoverage]) -> pm.CoverageReport:
+    return pm.CoverageReport.model_validate(
         {
             "documents": [
                 {"document": d.document, "policy": d.policy or None}
@@ -239,3 +257,35 @@ def coverage(documents: Iterable[DocumentCoverage]) -> m.CoverageReport:
             ]
         }
     )
+
+
+# ------------------------------------------------------------------------------ examples
+
+
+def decision_examples(service: Service) -> list[dict[str, Any]]:
+    """The decisions for the policy set's example projects, as the API answers them: the
+    documented examples are real answers, whatever the rules say today."""
+    found = []
+    for e in service.examples:
+        try:
+            evaluation = service.evaluate(e.project, e.date, explain=False)
+        except InputError:
+            continue  # an example the schema no longer takes documents nothing
+        found.append(plain(decision(evaluation, f"example-{e.name}")))
+    return found
+
+
+def route_examples(service: Service, limit: int = 2) -> list[dict[str, Any]]:
+    """Routing answers for a few rules of the set, those with assisting units first."""
+    policies = service.policies
+    routes = sorted(policies.routes, key=lambda r: not r.assisting)[:limit]
+    found = []
+    for r in routes:
+        policy = policies.policy(r.policy)
+        if policy is None:
+            continue
+        h = policy.header
+        answer = service.route(r.key, h.region, h.effective_from or h.issued)
+        if answer.answer is not None:
+            found.append(plain(route(answer))["match"])
+    return found

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
@@ -40,6 +41,21 @@ def examples(n: int) -> int:
     for n/10 under "fast", as a test without its own count gets 100 or 10."""
     baseline = settings.get_profile("default").max_examples
     return max(1, n * settings.default.max_examples // baseline)
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_error_shape(body: Any) -> None:
+    """Every 4xx and 5xx body: a stable code, a Chinese message with its English beside it,
+    and items that name where."""
+    assert set(body) == {"code", "message", "message_en", "errors"}
+    assert isinstance(body["code"], str) and body["code"]
+    assert CJK.search(body["message"]), body["message"]
+    assert isinstance(body["message_en"], str) and body["message_en"]
+    for e in body["errors"]:
+        assert set(e) == {"code", "message", "message_en", "location"}
+        assert all(isinstance(v, str) and v for v in e.values())
 
 
 class MemorySource:

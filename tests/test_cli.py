@@ -46,7 +46,9 @@ def test_eval_json_has_the_documented_keys() -> None:
     assert data["outcome"] == "file" and data["date"] == "2024-03-01"
     assert data["steps"][-1] == {
         "authority": "市园区办",
+        "authority_id": "authority:65f3083db98a",  # sha256 of the text: the same everywhere
         "action": "备案",
+        "action_id": "action:71942f7519d5",
         "basis": [
             {
                 "rule": "pingliang-2023/非供地项目备案",
@@ -55,9 +57,9 @@ def test_eval_json_has_the_documented_keys() -> None:
             }
         ],
     }
-    assert {"policy", "document", "doc_number", "clause", "quote", "text", "quote_at"} == set(
-        data["citations"][0]
-    )
+    keys = {"policy", "document", "doc_number", "clause", "quote", "text", "quote_at"}
+    assert keys | {"provenance", "backs"} == set(data["citations"][0])
+    assert data["citations"][0]["backs"] == ["pingliang-2023/非供地项目备案"]
     assert data["decision_id"] is None and data["why_not"] == [] and data["related"] == []
     assert data["parameters"][0]["unspecified"] is False
 
@@ -70,7 +72,9 @@ def test_eval_date_option_overrides_the_file(tmp_path: Path) -> None:
         "--date",
         "2023-01-01",
     )
-    assert code == 0 and json.loads(output)["outcome"] == "none"
+    # 平凉's policy applies from 2023-08-02: before it, the region is not covered.
+    decision = json.loads(output)
+    assert code == 0 and decision["outcome"] == "not_covered" and "2023-08-02" in decision["reason"]
 
 
 def test_eval_human_output_and_engines_agree() -> None:
@@ -110,7 +114,8 @@ def test_route_by_id() -> None:
     assert code == 0
     data = json.loads(output)["match"]
     assert data["lead"] == ["市园区办"]
-    assert data["responsible"] == ["有关县(市、区)", "领导小组成员单位"]
+    # 二.5's subject is 市园区办; the units it 协调 assist, they are not responsible.
+    assert data["assisting"] == ["有关县(市、区)", "领导小组成员单位"]
     assert data["citations"][0]["clause"] == "二.5"
     assert data["score"] is None  # named by its id: nothing was matched
 

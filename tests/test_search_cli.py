@@ -20,7 +20,10 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 RUNNER = CliRunner()
-CITATION_KEYS = {"policy", "document", "doc_number", "clause", "quote", "text", "quote_at"}
+CITATION_KEYS = {
+    *("policy", "document", "doc_number", "clause", "quote", "text", "quote_at"),
+    *("provenance", "backs"),
+}
 
 
 @pytest.fixture(autouse=True)

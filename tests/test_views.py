@@ -113,7 +113,9 @@ def test_cli_json_is_the_http_body(
     if case.startswith("evaluate"):
         # The CLI logs nothing, so it has no decision id; all else is the same.
         assert printed["decision_id"] is None and body["decision_id"]
-        body["decision_id"] = None
+        assert printed["page_url"] is None
+        assert body["page_url"] == f"/decisions/{body['decision_id']}"
+        body["decision_id"] = body["page_url"] = None
         assert body["citations"] and all(c["text"] for c in body["citations"])
         assert bool(body["related"]) == ("--explain" in args)
     assert printed == body
