@@ -46,15 +46,10 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_TIMEOUT = 30.0
 MAX_SECONDS = 600.0
-PROJECT = {
-    "region": "甘肃省/平凉市/崆峒区",
-    "park": "平凉工业园区",
-    "park_level": "provincial",
-    "land_use": "none",
-    "category": "industrial",
-    "investment_wan": 1200,
-    "industry": "装备制造",
-}
+# The example a drafter keeps beside the rules: the good clients' request.
+PROJECT = json.loads((ROOT / "policies/examples/pingliang-non-land.json").read_text("utf-8"))[
+    "project"
+]
 
 
 class SoakError(Exception):
