@@ -462,6 +462,7 @@ def test_synthetic_sets_exercise_what_the_pilot_does_not() -> None:
     assert any(not t.startswith("syn") for t in targets)  # a rule of the same policy
 
 
+@pytest.mark.slow  # generates until each case is seen: seconds each
 @pytest.mark.parametrize(
     ("what", "holds"),
     [

@@ -352,6 +352,7 @@ def error_of(answer: bytes) -> tuple[int, dict[str, Any]]:
     return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
+@pytest.mark.served
 def test_slow_headers_are_cut_off(served: tuple[str, int]) -> None:
     """Slowloris: connections that open and then send a header line now and then, or
     nothing at all, are answered 408 and closed after the header timeout (1 s here)."""
@@ -374,6 +375,7 @@ def test_slow_headers_are_cut_off(served: tuple[str, int]) -> None:
     assert time.monotonic() - started < 4
 
 
+@pytest.mark.served
 def test_a_keep_alive_connection_is_timed_per_request(served: tuple[str, int]) -> None:
     """The header timeout counts from each request's first byte, not the connection's."""
     with socket.create_connection(served, timeout=5) as s:
@@ -386,6 +388,7 @@ def test_a_keep_alive_connection_is_timed_per_request(served: tuple[str, int]) -
             time.sleep(0.6)  # 1.8 s in all, over the timeout
 
 
+@pytest.mark.served
 def test_huge_headers_are_refused(served: tuple[str, int]) -> None:
     lines = b"".join(b"X-Big-%d: %s\r\n" % (i, b"a" * 1000) for i in range(100))
     answer = exchange(served, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + lines + b"\r\n")
@@ -393,6 +396,7 @@ def test_huge_headers_are_refused(served: tuple[str, int]) -> None:
     assert (status, body["code"]) == (431, "headers_too_large")
 
 
+@pytest.mark.served
 def test_garbage_gets_a_400_in_the_error_shape(served: tuple[str, int]) -> None:
     status, body = error_of(exchange(served, b"\x16\x03\x01 not http at all\r\n\r\n"))
     assert (status, body["code"]) == (400, "bad_request")
