@@ -39,6 +39,22 @@ ARGS = [
 ]
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "browser"
 NARROW = {"width": 420, "height": 900}
+# Every view a reviewer reaches, for the checks every page must pass (Chinese only, 420 px),
+# and the example projects a drafter keeps: the lists grow with the policy set.
+VIEWS = [
+    "/",
+    "/policies",
+    *(
+        f"/policies/{p.stem}"
+        for p in sorted((ROOT / "policies").glob("*.zc"))
+        if p.stem != "schema"
+    ),
+    "/search",
+    "/search?q=化工园区清理整顿由谁牵头",
+    "/search?q=备案&region=平凉",
+    "/decisions/no-such-decision",
+]
+EXAMPLES = sorted(p.stem for p in (ROOT / "policies" / "examples").glob("*.json"))
 PATH = [("所在工业园区(高新区、集中区)", "报送"), ("市园区办", "备案")]
 QUOTE = "对投资额度在1000万元以上的非供地类项目,由所在工业园区(高新区、集中区)报市园区办进行备案"
 

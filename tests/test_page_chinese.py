@@ -60,28 +60,12 @@ def english(page: Page) -> list[tuple[str, str]]:
 
 
 PAGES = [
-    "/",
+    *shared.VIEWS,
     "/?_example=pingliang-non-land",
-    "/policies",
-    "/policies/chengdu-2018",
-    "/policies/jiading-2017",
-    "/policies/jiangxi-2019",
-    "/policies/lucheng-2016",
-    "/policies/pingliang-2023",
-    "/search",
-    "/search?q=化工园区清理整顿由谁牵头",
-    "/search?q=备案&region=平凉",
     "/search?q=产业集群项目包",  # a verbatim clause that writes "ppp項目"
-    "/decisions/no-such-decision",
     "/policies/no-such-policy",
 ]
-EXAMPLES = [
-    "jiading-against-plan",
-    "lucheng-outside-main-platform",
-    "outside-covered-regions",
-    "pingliang-investment-unknown",
-    "pingliang-non-land",
-]
+EXAMPLES = shared.EXAMPLES
 
 
 @pytest.mark.parametrize("path", PAGES)

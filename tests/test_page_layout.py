@@ -23,27 +23,8 @@ base_url, browser, page, narrow_page = (
 )
 
 WIDTH = shared.NARROW["width"]
-PAGES = [
-    "/",
-    "/?_example=jiading-against-plan",
-    "/policies",
-    "/policies/chengdu-2018",
-    "/policies/jiading-2017",
-    "/policies/jiangxi-2019",
-    "/policies/lucheng-2016",
-    "/policies/pingliang-2023",
-    "/search",
-    "/search?q=化工园区清理整顿由谁牵头",
-    "/search?q=备案&region=平凉",
-    "/decisions/no-such-decision",
-]
-EXAMPLES = [
-    "jiading-against-plan",
-    "lucheng-outside-main-platform",
-    "outside-covered-regions",
-    "pingliang-investment-unknown",
-    "pingliang-non-land",
-]
+PAGES = [*shared.VIEWS, "/?_example=jiading-against-plan"]
+EXAMPLES = shared.EXAMPLES
 
 
 def scroll_width(page: Page) -> int:
