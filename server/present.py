@@ -12,32 +12,25 @@ from rich.text import Text
 from dsl.coverage import DocumentCoverage
 from dsl.decide import Decision
 from dsl.routing import RouteAnswer
-from dsl.vocabulary import Coverage, Outcome, Strength
+from dsl.vocabulary import Coverage, Outcome
+from server.labels import badge
 from server.results import PolicyList, PolicyResult
 
-OUTCOME_LABELS = {
-    Outcome.PROHIBIT: ("禁止 prohibit", "bold red"),
-    Outcome.APPROVE: ("审批 approve", "bold yellow"),
-    Outcome.FILE: ("备案 file", "bold green"),
-    Outcome.NONE: ("无适用规则 none", "bold"),
-    Outcome.NOT_COVERED: ("未覆盖 not covered", "bold magenta"),
-    Outcome.UNDETERMINED: ("未能确定 undetermined", "bold cyan"),
-}
-STRENGTH_LABELS = {
-    Strength.PRESUMPTIVE: "原则上（可例外） presumptive",
-    Strength.BY_LAW: "依法 by law",
-    Strength.DISCRETIONARY: "可 discretionary",
+# The terminal's colour for each outcome; the words are the page's (server.labels).
+OUTCOME_STYLES = {
+    Outcome.PROHIBIT: "bold red",
+    Outcome.APPROVE: "bold yellow",
+    Outcome.FILE: "bold green",
+    Outcome.NONE: "bold",
+    Outcome.NOT_COVERED: "bold magenta",
+    Outcome.UNDETERMINED: "bold cyan",
 }
 
 
 def decision(d: Decision, explain: bool) -> RenderableType:
-    label, style = OUTCOME_LABELS[d.outcome]
+    label, style = f"{badge(d.outcome, d.strength)} {d.outcome}", OUTCOME_STYLES[d.outcome]
     parts: list[RenderableType] = [
-        Text.assemble(
-            ("结论 outcome: ", "bold"),
-            (label, style),
-            f"  {STRENGTH_LABELS[d.strength]}" if d.strength in STRENGTH_LABELS else "",
-        ),
+        Text.assemble(("结论 outcome: ", "bold"), (label, style)),
         *([Text(d.reason)] if d.reason else []),
         *(Text(f"  {o.rule} 被 {o.by} 取代：{o.reason}", style="dim") for o in d.overridden),
         *(Text(f"  例外途径 {r}") for r in d.exception_routes),
