@@ -87,14 +87,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 def _search_status(runtime: Runtime, status: dict[str, Any]) -> dict[str, Any]:
-    """The searcher's status without the server's paths: no cache folder, and a reason that
-    names a file says where relative to the project or the cache."""
+    """The searcher's status without the server's paths: a reason that names a file says
+    where relative to the project or the cache."""
     reason = status.get("degraded_reason")
     if isinstance(reason, str):
         settings = runtime.settings
         reason = reason.replace(str(settings.cache_dir), "<cache>")
         status["degraded_reason"] = reason.replace(str(settings.root), "<root>")
-    return {k: v for k, v in status.items() if k != "cache_dir"} | {"warm": runtime.warm_state}
+    return status | {"warm": runtime.warm_state}
 
 
 class FollowRevision:

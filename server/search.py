@@ -63,10 +63,8 @@ class Searcher:
         embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
-        self.root = settings.root
         self.corpus = corpus
         self.policies = policies
-        self.cache_dir = settings.cache_dir
         self._embedder = embedder
         self._reason: str | None = None
         self._resolved = embedder is not None
@@ -79,7 +77,7 @@ class Searcher:
         # One embedder for both indexes, so the model is loaded once per process.
         if not self._resolved:
             self._embedder, self._reason = default_embedder(
-                self.cache_dir, torch_threads=self.settings.torch_threads
+                self.settings.cache_dir, torch_threads=self.settings.torch_threads
             )
             self._resolved = True
         return self._embedder, self._reason
@@ -89,8 +87,8 @@ class Searcher:
             if self._kb is None:
                 embedder, reason = self._model()
                 self._kb = KnowledgeBase.open(
-                    self.root,
-                    self.cache_dir,
+                    self.settings.root,
+                    self.settings.cache_dir,
                     embedder,
                     progress,
                     corpus=self.corpus,
@@ -104,7 +102,7 @@ class Searcher:
             if self._routes is None:
                 embedder, reason = self._model()
                 self._routes = ItemIndex.open(
-                    self.cache_dir,
+                    self.settings.cache_dir,
                     "routes",
                     route_items(self.policies),
                     embedder,
@@ -121,7 +119,6 @@ class Searcher:
             "opened": index is not None,
             "dense_available": index.dense_available if index else None,
             "degraded_reason": index.degraded_reason if index else self._reason,
-            "cache_dir": str(self.cache_dir),
         }
 
     def match_routes(self, text: str, region: str, date: str, k: int = 5) -> ItemAnswer:
