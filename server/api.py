@@ -134,8 +134,9 @@ async def evaluate_batch(body: m.BatchRequest, request: Request) -> Response:
 
 @api.post("/route", response_model=m.RouteResponse, summary="Who leads a matter", tags=["routing"])
 def route(body: m.RouteRequest, request: Request) -> Response:
-    """Which units lead (牵头) and share (责任) a matter, named by a routing rule id or
-    described in plain words, among the routing rules in force for the region and date.
+    """Which units lead (牵头), are responsible for (责任) and assist (配合) a matter, named
+    by a routing rule id or described in plain words, among the routing rules in force for
+    the region and date.
     Below the confidence threshold there is no forced guess: `match` is null and
     `candidates` lists the nearest rules."""
     service = runtime_of(request).service

@@ -231,9 +231,10 @@ def route(
     k: Annotated[int, typer.Option("-k", help="How many candidates to list.", min=1)] = 5,
     as_json: JsonFlag = False,
 ) -> None:
-    """Who leads and who shares a matter (牵头单位 / 责任单位), by routing rule id or by the
-    matter in plain words. Free text is matched against the rules in force for the region and
-    date; below the confidence threshold it says so, lists the nearest rules and exits 1.
+    """Who leads, who is responsible and who assists (牵头 / 责任 / 配合), by routing rule id
+    or by the matter in plain words. Free text is matched against the rules in force for the
+    region and date; below the confidence threshold it says so, lists the nearest rules and
+    exits 1.
     `--json` prints the body of `POST /v1/route`."""
     service = context(ctx).service()
     with reported_warnings():
