@@ -21,7 +21,7 @@ def check_bounds(
     rule, or of the parameter it compares against; `params` are those defined so far."""
     diags = []
     quotes = [c.quote for c in rule.cites]
-    for cmp in _compares(rule.when):
+    for cmp in compares(rule.when):
         quantity, extra = cmp.operand, []
         if isinstance(quantity, ast.ParamRef):
             p = params.get(quantity.name)
@@ -49,14 +49,15 @@ def check_bounds(
     return diags
 
 
-def _compares(e: ast.Expr) -> Iterable[ast.Compare]:
+def compares(e: ast.Expr) -> Iterable[ast.Compare]:
+    """Every comparison of a condition, in reading order."""
     if isinstance(e, ast.Compare):
         yield e
     elif isinstance(e, ast.And | ast.Or):
         for x in e.items:
-            yield from _compares(x)
+            yield from compares(x)
     elif isinstance(e, ast.Not):
-        yield from _compares(e.item)
+        yield from compares(e.item)
 
 
 _AFTER = {"以上": ">=", "以下": "<=", "以内": "<="}

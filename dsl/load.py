@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -67,16 +68,23 @@ def load_folder(
 
 
 def load_files(
-    files: list[Path], schema_file: Path, source: ClauseSource, *, conflicts: bool = True
+    files: list[Path],
+    schema_file: Path,
+    source: ClauseSource,
+    *,
+    conflicts: bool = True,
+    unsaved: Mapping[Path, str] | None = None,
 ) -> LoadResult:
     """Every file checked, then (with `conflicts`, once nothing else is an error) the whole set
-    analysed: each unresolved conflict is an `unresolved_conflict` error."""
+    analysed: each unresolved conflict is an `unresolved_conflict` error. `unsaved` gives the
+    text of files an editor holds, which is checked instead of what is on disk."""
     diags: list[Diagnostic] = []
     texts: dict[str, str] = {}
     modules = {}
     for path in files:
         try:
-            texts[str(path)] = path.read_text(encoding="utf-8")
+            held = (unsaved or {}).get(path)
+            texts[str(path)] = held if held is not None else path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             diags.append(Diagnostic(Code.UNREADABLE_FILE, str(e), Span(str(path))))
             continue
