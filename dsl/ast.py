@@ -191,6 +191,7 @@ class Route:
     assisting: Units | None = None  # 配合 / 协助 / 协办
     notes: tuple[str, ...] = ()
     span: Span = _span()
+    unreviewed: bool = False  # `待审`: drafted, not yet reviewed against the text
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class Skip:
     clause: str
     reason: str
     span: Span = _span()
+    unreviewed: bool = False  # `待审`: drafted, not yet reviewed against the text
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from dsl import ast
 from dsl.check_bounds import check_bounds
+from dsl.check_clauses import with_clause_ids
 from dsl.check_modality import check_modality, qualifiers
 from dsl.check_routes import check_region, check_units
 from dsl.compile import MAX_CONJUNCTS, engine_number_ok, fits_the_engine
@@ -113,10 +114,7 @@ class _PolicyChecker:
             return
         text = self.source.clause_text(self.document, c.clause)
         if text is None:
-            near = difflib.get_close_matches(c.clause, self.source.clause_ids(self.document), 3)
-            hint = f"did you mean {', '.join(near)}?" if near else ""
-            msg = f"clause {c.clause} does not exist in {self.document}"
-            self.report(Code.CITE_CLAUSE_UNKNOWN, msg, c.span, hint)
+            self.unknown_clause(c.clause, c.span)
             return
         if not c.quote.strip():
             self.report(Code.CITE_QUOTE_EMPTY, "a citation needs a verbatim quote", c.quote_span)
@@ -318,7 +316,17 @@ class _PolicyChecker:
             qualifiers(r, self.source.normalize),
         )
 
+    def unreviewed(self, item: ast.Route | ast.Skip, what: str) -> None:
+        if item.unreviewed:
+            self.report(
+                Code.UNREVIEWED_DRAFT,
+                f"{what} drafted by `zhengce draft` is not yet reviewed (待审)",
+                item.span,
+                "read it against the clause, correct it, then delete the word 待审",
+            )
+
     def route(self, r: ast.Route, policy: str) -> RouteR:
+        self.unreviewed(r, f"route '{r.name}'")
         for c in r.cites:
             self.cite(c)
         if r.lead is None and r.responsible is None:
@@ -346,13 +354,16 @@ class _PolicyChecker:
             names(r.assisting),
         )
 
+    def unknown_clause(self, clause: str, span: Span) -> None:
+        near = self.source.nearest_clauses(self.document, clause)
+        hint = f"did you mean {', '.join(near)}?" if near else ""
+        msg = f"clause {clause} does not exist in {self.document}"
+        self.report(Code.CITE_CLAUSE_UNKNOWN, msg, span, hint)
+
     def skip(self, s: ast.Skip) -> None:
+        self.unreviewed(s, f"the skip of clause {s.clause}")
         if self.document and self.source.clause_text(self.document, s.clause) is None:
-            self.report(
-                Code.CITE_CLAUSE_UNKNOWN,
-                f"clause {s.clause} does not exist in {self.document}",
-                s.span,
-            )
+            self.unknown_clause(s.clause, s.span)
         if s.clause in self.cited:
             self.report(
                 Code.SKIP_OF_CITED_CLAUSE, f"clause {s.clause} is cited and also skipped", s.span
@@ -362,6 +373,11 @@ class _PolicyChecker:
 
     def run(self) -> PolicyR | None:
         header = self.header()
+        if self.document:
+            document = self.document
+            self.module = with_clause_ids(
+                self.module, lambda clause: self.source.resolve_clause(document, clause)
+            )
         for p in self.module.params:
             self.param(p)
         names: dict[str, Span] = {}

@@ -52,6 +52,7 @@ KEYWORDS = {
     "assisting": "配合",
     "as": "即",
     "skip": "不编码",
+    "unreviewed": "待审",
     "or": "或",
     "and": "且",
     "not": "非",
@@ -111,6 +112,7 @@ _AFTER_A_WORD = (
     "rule",
     "route",
     "skip",
+    "unreviewed",
 )
 FOLLOWS_A_WORD = (
     frozenset(_AFTER_A_WORD)
@@ -225,8 +227,12 @@ class Writer:
             line += f" {self.kw('as')} " + ", ".join(word(n) for n in u.names)
         return [line]
 
+    def unreviewed(self, item: ast.Route | ast.Skip) -> str:
+        return f"{self.kw('unreviewed')} " if item.unreviewed else ""
+
     def route(self, r: ast.Route) -> list[str]:
-        head = f"{self.kw('route')} {r.name}" + (f" {quote(r.title)}" if r.title else "")
+        head = f"{self.unreviewed(r)}{self.kw('route')} {r.name}"
+        head += f" {quote(r.title)}" if r.title else ""
         out = [head] + [self.cite(c) for c in r.cites]
         out.append(f"  {self.kw('matter')} " + ", ".join(quote(m) for m in r.matters))
         out += self.units("lead", r.lead) + self.units("responsible", r.responsible)
@@ -270,7 +276,7 @@ class Writer:
             return self.rule(item)
         if isinstance(item, ast.Route):
             return self.route(item)
-        return [f"{self.kw('skip')} {item.clause} {quote(item.reason)}"]
+        return [f"{self.unreviewed(item)}{self.kw('skip')} {item.clause} {quote(item.reason)}"]
 
 
 def quote(text: str) -> str:

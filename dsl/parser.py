@@ -375,7 +375,7 @@ class _ToAst(Transformer[Token, Any]):
 
     # -- routes -------------------------------------------------------------------------
     def route(self, meta: Any, c: list[Any]) -> ast.Route:
-        name, title, *rest = c
+        unreviewed, name, title, *rest = c
 
         def role(which: Role) -> ast.Units | None:
             return next((x[1] for x in rest if isinstance(x, tuple) and x[0] == which), None)
@@ -390,6 +390,7 @@ class _ToAst(Transformer[Token, Any]):
             assisting=role(Role.ASSISTING),
             notes=tuple(x[1] for x in rest if isinstance(x, tuple) and x[0] == "note"),
             span=self._s(meta),
+            unreviewed=unreviewed is not None,
         )
 
     def matter(self, meta: Any, c: list[Any]) -> list[str]:
@@ -408,8 +409,12 @@ class _ToAst(Transformer[Token, Any]):
         names = tuple(_word(w) for w in c[1:] if w is not None)
         return ast.Units(_unquote(c[0]), names, self._s(meta))
 
+    def unreviewed(self, meta: Any, c: list[Any]) -> bool:
+        return True
+
     def skip(self, meta: Any, c: list[Any]) -> ast.Skip:
-        return ast.Skip(str(c[0]), _unquote(c[1]), self._s(meta))
+        unreviewed, clause, reason = c
+        return ast.Skip(str(clause), _unquote(reason), self._s(meta), unreviewed is not None)
 
     # -- conditions ---------------------------------------------------------------------
     def or_expr(self, meta: Any, c: list[Any]) -> ast.Or:

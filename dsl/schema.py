@@ -104,6 +104,16 @@ class Schema:
         return facts, errors
 
 
+def region_path(value: str) -> str | None:
+    """The region as a path of stripped names (甘肃省/平凉市), or None when it is not one."""
+    # A proper path only: an empty, "." or ".." segment (or a leading or trailing /) would
+    # make "within" answer for a region nobody meant.
+    parts = [p.strip() for p in value.split("/")]
+    if not value or any(p in ("", ".", "..") for p in parts):
+        return None
+    return "/".join(parts)
+
+
 def _unknown(name: str, known: Mapping[str, ast.FieldDef]) -> str:
     by_label = next((f for f in known.values() if f.label == name), None)
     if by_label is not None:
@@ -157,16 +167,14 @@ def _coerce(schema: Schema, f: ast.FieldDef, value: Any) -> FactValue | FactErro
             )
         return canonical
     if kind == "region":
-        # A proper path only: an empty, "." or ".." segment (or a leading or trailing /) would
-        # make "within" answer for a region nobody meant.
-        parts = [p.strip() for p in value.split("/")]
-        if not value or any(p in ("", ".", "..") for p in parts):
+        path = region_path(value)
+        if path is None:
             return FactError(
                 f.name,
                 Code.BAD_REGION,
                 f"{where} must be a path such as 甘肃省/平凉市, got {value!r}",
             )
-        return "/".join(parts)
+        return path
     if kind == "date":
         try:
             return parse_date(value).isoformat()

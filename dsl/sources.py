@@ -18,6 +18,16 @@ class ClauseSource(Protocol):
         """Every clause id of the document, in reading order (parents before children)."""
         ...
 
+    def resolve_clause(self, document: str, clause: str) -> str | None:
+        """The id of the clause a reference names: the id itself, a typed variant of it
+        (四．（一）．1), or a bare item number that only one clause ends with (16 for
+        二.(三).16); None when it names none."""
+        ...
+
+    def nearest_clauses(self, document: str, clause: str) -> list[str]:
+        """Clause ids near a reference that names none, nearest first, for a suggestion."""
+        ...
+
     def clause_text(self, document: str, clause: str) -> str | None:
         """The verbatim text of a clause, including its sub-clauses; None when unknown."""
         ...

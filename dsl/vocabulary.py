@@ -117,6 +117,7 @@ class Code(StrEnum):
     CITE_QUOTE_NOT_FOUND = "cite_quote_not_found"
     SKIP_WITHOUT_REASON = "skip_without_reason"
     SKIP_OF_CITED_CLAUSE = "skip_of_cited_clause"
+    UNREVIEWED_DRAFT = "unreviewed_draft"  # `待审`: drafted by `zhengce draft`, not yet reviewed
     # names, types and units in rules
     UNKNOWN_FIELD = "unknown_field"  # also a project's field
     UNKNOWN_ENUM_VALUE = "unknown_enum_value"  # also a project's value
@@ -156,6 +157,7 @@ _WARNINGS = frozenset(
         Code.BOUND_WORDING_MISMATCH,
         Code.NO_STEPS,
         Code.SKIP_OF_CITED_CLAUSE,
+        Code.UNREVIEWED_DRAFT,
         Code.MODALITY_PRESUMPTIVE_WORDING,
         Code.MODALITY_MANDATORY_WORDING,
     }

@@ -13,7 +13,9 @@ checks that the two still agree. Documents are read and segmented on first use, 
 Protocol behaviour for ids that do not exist: `has_document` is False, `clause_text` is None
 (unknown document or unknown clause, as the protocol asks), and `clause_ids` raises
 UnknownDocument, which lists the known ids. `clause` returns None for an unknown clause.
-Clause ids are looked up after `canonical_id`, so 四．（一）．1 or 一.(二).-1 also work.
+Clause ids are looked up after `canonical_id`, so 四．（一）．1 or 一.(二).-1 also work, and
+a bare item number names the one clause it numbers when no other clause ends with it (16 for
+二.(三).16). `nearest_ids` is the one suggester for an id that names none.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from kb.ingest import Metadata, SourceError, read_metadata, sources_dir
 from kb.normalize import normalize
 from kb.segment import Clause, canonical_id, segment
 
-__all__ = ["Corpus", "Document", "SourceError", "UnknownClause", "UnknownDocument"]
+__all__ = [
+    "Corpus",
+    "Document",
+    "SourceError",
+    "UnknownClause",
+    "UnknownDocument",
+    "nearest_ids",
+]
 
 
 class UnknownDocument(LookupError):
@@ -48,12 +57,22 @@ class UnknownClause(LookupError):
     def __init__(self, document: str, clause: str, known: Sequence[str]) -> None:
         self.document = document
         self.clause = clause
-        self.suggestions = tuple(difflib.get_close_matches(clause, known, n=5, cutoff=0.5))
+        self.suggestions = tuple(nearest_ids(clause, known))
         hint = f"; did you mean {', '.join(self.suggestions)}?" if self.suggestions else ""
         super().__init__(
             f"document {document!r} has no clause {clause!r}{hint} "
             f"(`zhengce kb show {document}` lists its clauses)"
         )
+
+
+def nearest_ids(clause: str, known: Sequence[str], n: int = 5) -> list[str]:
+    """Up to `n` ids of `known` near a reference that names none: first those numbered the
+    same at their last level (a bare 1 that several sections have), then the closest spellings."""
+    wanted = canonical_id(clause)
+    last = wanted.rsplit(".", 1)[-1]
+    numbered = [k for k in known if k.rsplit(".", 1)[-1] == last and k != wanted]
+    spelled = difflib.get_close_matches(wanted, known, n=n, cutoff=0.5)
+    return list(dict.fromkeys(numbered + spelled))[:n]
 
 
 @dataclass(frozen=True)
@@ -79,9 +98,22 @@ class Document:
     def clause_ids(self) -> list[str]:
         return [clause.id for clause in self.clauses]
 
+    @cached_property
+    def _by_last_label(self) -> dict[str, list[Clause]]:
+        found: dict[str, list[Clause]] = {}
+        for clause in self.clauses:
+            found.setdefault(clause.id.rsplit(".", 1)[-1], []).append(clause)
+        return found
+
     def clause(self, clause_id: str) -> Clause | None:
-        """The clause with this id (typed variants accepted, see canonical_id), or None."""
-        return self._by_id.get(clause_id) or self._by_id.get(canonical_id(clause_id))
+        """The clause with this id (typed variants accepted, see canonical_id), or the one
+        clause a bare item number names (16 for 二.(三).16, when no other ends with 16)."""
+        found = self._by_id.get(clause_id) or self._by_id.get(canonical_id(clause_id))
+        bare = canonical_id(clause_id)
+        if found is None and "." not in bare:
+            numbered = self._by_last_label.get(bare, [])
+            found = numbered[0] if len(numbered) == 1 else None
+        return found
 
     def require(self, clause_id: str) -> Clause:
         """Like `clause`, but an unknown id raises UnknownClause with suggestions."""
@@ -102,7 +134,8 @@ def load_document(directory: Path, doc_id: str) -> Document:
     try:
         text = txt.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SourceError(txt, f"cannot read the document text ({exc})") from exc
+        problem = f"cannot read the document text ({exc})"
+        raise SourceError(txt, problem, "unreadable_source") from exc
     return Document(meta, text, tuple(segment(text)))
 
 
@@ -155,6 +188,15 @@ class Corpus:
 
     def clause_ids(self, document: str) -> list[str]:
         return self.document(document).clause_ids()
+
+    def resolve_clause(self, document: str, clause: str) -> str | None:
+        if not self.has_document(document):
+            return None
+        found = self.document(document).clause(clause)
+        return found.id if found else None
+
+    def nearest_clauses(self, document: str, clause: str) -> list[str]:
+        return nearest_ids(clause, self.clause_ids(document)) if self.has_document(document) else []
 
     def clause_text(self, document: str, clause: str) -> str | None:
         if not self.has_document(document):

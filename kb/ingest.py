@@ -7,9 +7,13 @@ Each source is two files under `<root>/policies/sources/`:
                     (`provenance` and `provenance_note` may be left out: "")
 
 `add_document(raw, doc_id, meta, root)` cleans a page and writes both files, so adding a
-document needs no code change (CLI: `python -m kb.ingest add PAGE.txt --id ID --meta M.yaml`).
+document needs no code change. `add_page` takes the page as saved (text or HTML, as bytes;
+kb.html_text) and is what `zhengce add` runs; `python -m kb.ingest add` runs it too.
 Missing `published`, `issuer` and `doc_number` are taken from the page's own metadata lines;
 a missing `script` is detected. Nothing else is filled in: an unknown 文号 stays "".
+
+Every SourceError has a stable `code`: `bad_metadata` (the default), `bad_document_id`,
+`unreadable_page`, `empty_text`, `source_exists`, `unreadable_source`.
 
 A source's `seed` names the scraped page it was cleaned from. `ingest_seeds` (CLI:
 `python -m kb.ingest seeds [SEED_DIR] --root .`) cleans those pages again and rewrites every
@@ -31,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from kb.clean import clean, page_metadata
+from kb.html_text import UndecodablePage, page_text
 from kb.normalize import to_simplified
 
 __all__ = [
@@ -40,10 +45,12 @@ __all__ = [
     "Metadata",
     "SourceError",
     "add_document",
+    "add_page",
     "detect_script",
     "ingest_seeds",
     "main",
     "read_metadata",
+    "read_metadata_input",
     "seed_dir",
     "sources_dir",
 ]
@@ -64,11 +71,13 @@ _TRADITIONAL_SHARE = 0.05
 
 
 class SourceError(ValueError):
-    """A source file or a document to add is unusable; the message names the file and fix."""
+    """A source file or a document to add is unusable; the message names the file and fix,
+    `code` (module docstring) says which kind of problem it is."""
 
-    def __init__(self, where: str | Path, problem: str) -> None:
+    def __init__(self, where: str | Path, problem: str, code: str = "bad_metadata") -> None:
         self.where = str(where)
         self.problem = problem
+        self.code = code
         super().__init__(f"{where}: {problem}")
 
 
@@ -146,6 +155,22 @@ def read_metadata(path: Path) -> Metadata:
     return meta
 
 
+def read_metadata_input(path: Path) -> dict[str, str]:
+    """The fields a drafter wrote in a metadata file for a document to add (any subset of
+    `Metadata`'s; add_document checks them)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SourceError(path, f"cannot read metadata ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SourceError(path, "metadata must be a mapping of field: text")
+    texts = {str(key): _as_text(value) for key, value in data.items()}
+    not_text = [key for key, value in texts.items() if value is None]
+    if not_text:
+        raise SourceError(path, f"fields {not_text} must be text (quote them in YAML)")
+    return {key: value or "" for key, value in texts.items()}
+
+
 def detect_script(text: str) -> str:
     """zh-Hant when OpenCC t2s would change a noticeable share of the Han characters."""
     han = [char for char in text if "\u4e00" <= char <= "\u9fff"]
@@ -184,20 +209,48 @@ def add_document(
     An existing source is replaced only with `overwrite=True`.
     """
     if not _DOC_ID.fullmatch(doc_id):
-        raise SourceError(doc_id, "a document id is lower-case words joined by '-'")
+        raise SourceError(
+            doc_id, "a document id is lower-case words joined by '-'", "bad_document_id"
+        )
     text = clean(raw_text)
     if not text:
-        raise SourceError(doc_id, "the page has no text left after cleaning")
+        raise SourceError(doc_id, "the page has no text left after cleaning", "empty_text")
     metadata = Metadata.from_mapping(_complete(raw_text, text, doc_id, meta), where=doc_id)
     directory = sources_dir(root)
     txt_path, yaml_path = directory / f"{doc_id}.txt", directory / f"{doc_id}.yaml"
     if not overwrite and (txt_path.exists() or yaml_path.exists()):
-        raise SourceError(txt_path, "already exists; pass overwrite=True (--overwrite)")
+        raise SourceError(
+            txt_path, "already exists; pass overwrite=True (--overwrite)", "source_exists"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     txt_path.write_text(text, encoding="utf-8")
     dumped = yaml.safe_dump(metadata.to_dict(), allow_unicode=True, sort_keys=False, width=100)
     yaml_path.write_text(dumped, encoding="utf-8")
     return txt_path, yaml_path
+
+
+def add_page(
+    data: bytes,
+    name: str,
+    doc_id: str,
+    meta: Mapping[str, str],
+    root: Path,
+    *,
+    overwrite: bool = False,
+) -> tuple[Path, Path]:
+    """A page as saved (`name` is its file name: .html or .htm is read as HTML, as is text
+    that starts like HTML) added as source `doc_id`, as `add_document` does. Where `meta`
+    gives no title, the document's first line is taken when the HTML <title> holds it (a
+    page's title adds the site's name), else the <title>, else the first line; `kind`
+    defaults to policy."""
+    try:
+        page = page_text(data, name)
+    except UndecodablePage as e:
+        raise SourceError(name, str(e), "unreadable_page") from None
+    first_line = next((line for line in clean(page.text).splitlines() if line), "")
+    title = first_line if first_line in page.title else page.title or first_line
+    fields = {"kind": "policy", "title": title, **meta}
+    return add_document(page.text, doc_id, fields, root, overwrite=overwrite)
 
 
 def seed_dir(root: Path) -> Path:
@@ -245,16 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seeds":
             paths = ingest_seeds(args.seed_dir or seed_dir(args.root), args.root)
         else:
-            meta = yaml.safe_load(args.meta.read_text(encoding="utf-8")) or {}
-            if not isinstance(meta, dict):
-                raise SourceError(args.meta, "metadata must be a mapping of field: text")
-            texts = {str(key): _as_text(value) for key, value in meta.items()}
-            not_text = [key for key, value in texts.items() if value is None]
-            if not_text:
-                raise SourceError(args.meta, f"fields {not_text} must be text")
-            raw = args.page.read_text(encoding="utf-8")
-            fields = {key: value or "" for key, value in texts.items()}
-            paths = list(add_document(raw, args.id, fields, args.root, overwrite=args.overwrite))
+            fields = read_metadata_input(args.meta)
+            data = args.page.read_bytes()
+            paths = list(
+                add_page(data, args.page.name, args.id, fields, args.root, overwrite=args.overwrite)
+            )
     except (SourceError, OSError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["KINDS", "Clause", "canonical_id", "chinese_number", "segment"]
+__all__ = ["KINDS", "Clause", "canonical_id", "chinese_number", "label_number", "segment"]
 
 KINDS = (
     "section",
@@ -78,6 +78,10 @@ _NUMBERED = (
     ("n.", re.compile(r"(\d{1,3})[.．](?![\d.．])")),  # not a decimal such as 6.5%
     ("(n)", re.compile(r"[(（](\d{1,3})[)）]")),
 )
+# "11.121人才梯队项目": item 11 whose title starts with digits, or the decimal 11.121? Only the
+# outline can tell (see _Outline.accept); a quantity such as 2.5万元 or 6.5% is never an item.
+_DIGIT_TITLED = re.compile(r"(\d{1,3})[.．](?=\d)")
+_QUANTITY = re.compile(r"\d+\s*(?:[%％‰万亿千元倍个米亩吨度]|公顷|平方|百分点)")
 _DASH = re.compile(r"——(?!—)")
 _ATTACHMENT = re.compile(rf"(附件|附表|附)[ \t\u3000]*(\d{{1,3}}|{_CN})?([:：])?")
 _BACK_MATTER = re.compile(r"抄送[:：]")
@@ -123,6 +127,7 @@ class _Marker:
     style: str  # a numbering style above, or "dash", "attachment", "back_matter"
     value: int
     fragment: str  # the id part this label contributes
+    digit_titled: bool = False  # "11.121…": an item only where 11 is the number expected
 
 
 @dataclass(frozen=True)
@@ -159,9 +164,22 @@ def _marker_at(text: str, start: int) -> _Marker | None:
         else:
             fragment = raw if style == "cn、" else str(value)
         return _Marker(start, match.group(0), style, value, fragment)
+    titled = _DIGIT_TITLED.match(text, start)
+    if titled and not _QUANTITY.match(text, titled.end()):
+        value = int(titled.group(1))
+        return _Marker(start, titled.group(0), "n.", value, str(value), digit_titled=True)
     if _DASH.match(text, start):
         return _Marker(start, "——", "dash", 0, "")
     return _back_matter_at(text, start)
+
+
+def label_number(label: str) -> tuple[str, int] | None:
+    """A numbering label's style and number ("(三)" -> ("(cn)", 3), "11." -> ("n.", 11)); None
+    for a dash, back matter or anything that is not a numbering label."""
+    marker = _marker_at(label, 0)
+    if marker is None or marker.style in ("dash", "attachment", "back_matter"):
+        return None
+    return marker.style, marker.value
 
 
 def _back_matter_at(text: str, start: int) -> _Marker | None:
@@ -231,7 +249,12 @@ class _Outline:
                 return None  # a dash before any numbered clause is running text
             self.stack[parent].dashes += 1
             return self._open(marker, parent, f"—{self.stack[parent].dashes}", "dash")
-        if sibling is not None:
+        if marker.digit_titled:
+            previous = self.stack[sibling].value if sibling is not None else None
+            expected = self.last.get(marker.style, -1) + 1 if previous is None else previous + 1
+            if marker.value != expected:
+                return None
+        elif sibling is not None:
             previous = self.stack[sibling].value
             if not previous < marker.value <= previous + 2:
                 return None
@@ -360,21 +383,36 @@ def _paragraphs(lines: list[_Line], end: int, outline: _Outline) -> list[_Event]
 def _outline_events(text: str, lines: list[_Line], outline: _Outline) -> list[_Event]:
     tables = _tables(text, lines, outline.unique)
     pending = list(tables)
+    markers = [
+        marker
+        for boundary in _BOUNDARY.finditer(text)
+        if not any(table.start <= boundary.start() < table.end for table in tables)
+        and (marker := _marker_at(text, boundary.start())) is not None
+    ]
     events: list[_Event] = []
-    for boundary in _BOUNDARY.finditer(text):
-        position = boundary.start()
-        while pending and pending[0].start <= position:
+    for marker, plain_next in zip(markers, _next_plain_items(markers), strict=True):
+        while pending and pending[0].start <= marker.start:
             events.extend(pending.pop(0).events)
             outline.reset()  # numbering after a table does not continue the body's outline
-        if any(table.start <= position < table.end for table in tables):
-            continue
-        marker = _marker_at(text, position)
-        event = outline.accept(marker) if marker else None
+        if marker.digit_titled and plain_next == marker.value:
+            continue  # "2.5…" before a "2." of its own: a decimal in the text of item 1
+        event = outline.accept(marker)
         if event:
             events.append(event)
     for table in pending:
         events.extend(table.events)
     return events
+
+
+def _next_plain_items(markers: list[_Marker]) -> list[int | None]:
+    """For each marker, the number of the next "n." label after it that is not digit-titled."""
+    found: list[int | None] = []
+    following: int | None = None
+    for marker in reversed(markers):
+        found.append(following)
+        if marker.style == "n." and not marker.digit_titled:
+            following = marker.value
+    return found[::-1]
 
 
 def _full_ends(events: list[_Event], length: int) -> list[int]:

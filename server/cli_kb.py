@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -43,15 +42,17 @@ def kb_show(
 
 @kb_app.command("build")
 def kb_build(ctx: typer.Context) -> None:
-    """Build (or check) the embedding model and the search indexes, with progress; a second
-    run reuses them. The cache is ZHENGCE_CACHE, else var/index under the project."""
+    """Build (or check) the embedding model, its ONNX export for queries and the search
+    indexes, with progress; a second run reuses them. The cache is ZHENGCE_CACHE, else
+    var/index under the project."""
     settings = context(ctx).settings
     started = time.perf_counter()
     with reported_warnings():
         report = build_search(settings, say=lambda m: err.print(m, highlight=False))
-    if report.model_folder is not None:
+    if report.model is not None:
         out.print(
-            f"model    {report.model_folder}  ({report.model_seconds:.1f} s)",
+            f"model    {report.model.folder}  ({report.model_seconds:.1f} s); "
+            f"queries embedded by {report.model.queries}",
             highlight=False,
             soft_wrap=True,
         )
@@ -72,26 +73,3 @@ def kb_build(ctx: typer.Context) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-@kb_app.command("add")
-def kb_add(
-    ctx: typer.Context,
-    page: Annotated[Path, typer.Argument(help="The raw text of the document (a saved page).")],
-    doc_id: Annotated[str, typer.Option("--id", help="New document id, e.g. wuhan-2024.")],
-    meta: Annotated[Path, typer.Option("--meta", help="YAML with title, region, issued …")],
-    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
-) -> None:
-    """Add a source document: clean it, segment it, write it into policies/sources/."""
-    import yaml
-
-    from kb.ingest import SourceError, add_document
-
-    try:
-        metadata = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
-        raw = page.read_text(encoding="utf-8")
-        root = context(ctx).settings.root
-        txt, yml = add_document(raw, doc_id, metadata, root, overwrite=overwrite)
-    except (OSError, yaml.YAMLError, SourceError) as e:
-        fail(str(e))
-    out.print(f"wrote {txt} and {yml}; see it with `zhengce kb show {doc_id}`")

@@ -20,6 +20,8 @@ FRESH_PROCESS = textwrap.dedent(
     class Source:
         def has_document(self, d): return d == "doc"
         def clause_ids(self, d): return ["一"]
+        def resolve_clause(self, d, c): return c if c == "一" else None
+        def nearest_clauses(self, d, c): return []
         def clause_text(self, d, c): return "重大项目报区经委备案" if c == "一" else None
         def normalize(self, t): return normalize(t)
         def document_region(self, d): return "甘肃省"

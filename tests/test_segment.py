@@ -336,6 +336,21 @@ RUNNING_TEXT = [
         ["p1", "p2", "p3"],
     ),
     ("parenthesised Arabic numbers", "一、总则\n(1)甲\n(2)乙", ["一", "一.(1)", "一.(2)"]),
+    (
+        "digits after a label that is not the next number are text",
+        "一、总则\n1.甲\n3.121乙\n2.丙",
+        ["一", "一.1", "一.2"],
+    ),
+    (
+        "a decimal before the item of that number is text",
+        "一、总则\n1.甲\n2.121的比例\n2.乙",
+        ["一", "一.1", "一.2"],
+    ),
+    (
+        "a quantity is never an item, even where its number is expected",
+        "一、总则\n1.甲\n2.5万元以上的项目\n3.丙",
+        ["一", "一.1", "一.3"],
+    ),
     ("empty text", "", []),
 ]
 
@@ -347,6 +362,17 @@ def test_numbering_is_recognised_only_where_it_fits(
     note: str, text: str, expected: list[str]
 ) -> None:
     assert [clause.id for clause in segment(text)] == expected, note
+
+
+def test_an_item_whose_title_starts_with_digits_is_the_next_item() -> None:
+    # "11.121人才梯队项目" after item 10 is item 11, not the decimal 11.121 inside item 10.
+    first_ten = "".join(f"{n}.第{n}项任务。\n" for n in range(1, 11))
+    text = f"一、重点任务\n{first_ten}11.121人才梯队项目。每年培养骨干200名。\n12.优化服务。\n"
+    clauses = {clause.id: clause for clause in segment(text)}
+    assert list(clauses) == ["一", *items("一", 1, 12)]
+    assert clauses["一.11"].heading == "121人才梯队项目"
+    assert clauses["一.11"].label == "11."
+    assert "121人才梯队" not in clauses["一.10"].text
 
 
 def test_table_rows_and_group_labels() -> None:
@@ -443,7 +469,8 @@ def test_canonical_id(typed: str, canonical: str) -> None:
 
 # Pieces of numbering, tables and back matter, glued together at random.
 PIECES = (
-    "一、 二、 三、 十、 (一) （二） 1、 2. 3. 2.5 —— 附件: 附件1 抄送: 序号 | 甲 到2020年 。 ( 1"
+    "一、 二、 三、 十、 (一) （二） 1、 2. 3. 2.5 2.121人才 2.5万元 —— "
+    "附件: 附件1 抄送: 序号 | 甲 到2020年 。 ( 1"
 )
 outline_like = st.lists(
     st.sampled_from([*PIECES.split(" "), "\n", " ", "\n重点工作\n主要任务\n", "序号 | 甲 | 乙"]),
