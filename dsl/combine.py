@@ -11,7 +11,7 @@
    missing facts and open parameters turn out to be, one of them applies and all give the same
    outcome; otherwise the verdict is `undetermined` if a candidate remains, `none` if none does.
 
-Both evaluators only say which rules fire; everything here is shared, so they cannot differ.
+The evaluators only say which rules fire; everything here is shared, so they cannot differ.
 """
 
 from __future__ import annotations

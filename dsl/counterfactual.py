@@ -47,14 +47,16 @@ if TYPE_CHECKING:
     from dsl.decide import Decision
 
 # Changed projects examined per explained decision, singles and pairs. The seeds' decisions
-# need at most 300: about 5 ms on average, 25 ms at most, with either evaluator on this
-# 2-core machine; a larger policy set is cut off here, and says so (counterfactuals_complete).
+# need at most 300: about 5 ms on average, 25 ms at most, with the interpreter on this 2-core
+# machine (dsl/compiled.py keeps each search's result for the projects that would repeat it);
+# a larger policy set is cut off here, and says so (counterfactuals_complete).
 MAX_EVALUATIONS = 500
 SCALE = 10**DECIMALS
 REGION = "region"  # the field that chooses the policies in force (dsl.decide)
 
 Result = tuple[Outcome, Strength, tuple[tuple[str, str], ...]]
 Rerun = Callable[[Mapping[str, FactValue]], "Decision"]
+StateOf = Callable[[RuleR, Mapping[str, FactValue]], object]
 
 
 @dataclass(frozen=True)
@@ -104,34 +106,45 @@ def candidates(
     rules: Sequence[RuleR], facts: Mapping[str, FactValue], schema: Schema
 ) -> list[Candidate]:
     """Every candidate change, in the schema's field order, nearest first within a field."""
+    tests = tests_by_field(rules)
+    out: list[Candidate] = []
+    for f in schema.fields:
+        if f.name in tests:
+            out += field_candidates(f, tests[f.name], facts.get(f.name), schema)
+    return out
+
+
+def tests_by_field(rules: Sequence[RuleR]) -> dict[str, list[Test]]:
+    """The atomic tests of `rules` by the field they test, in rule and reading order."""
     tests: dict[str, list[Test]] = {}
     for r in rules:
         for t in atomic_tests(r.cond):
             tests.setdefault(t.field, []).append(t)
-    out: list[Candidate] = []
-    for f in schema.fields:
-        if f.name not in tests:
-            continue
-        current = facts.get(f.name)
-        name = f.label
-        if f.type.kind == "number":
-            x = None if current is None or isinstance(current, str) else float(current)
-            out += _numeric(f.name, name, f.type.unit, tests[f.name], x)
-        elif f.type.kind == "enum":
-            out += [
-                Candidate(f.name, v.name, f"{name}为{v.label}", (i,), False)
-                for i, v in enumerate(f.type.values)
-                if v.name != current
-            ]
-        elif f.type.kind == "bool":
-            out += [
-                Candidate(f.name, b, bool_text(name, b), (0,), False)
-                for b in (True, False)
-                if b != current
-            ]
-        else:
-            out += _named(f.name, name, tests[f.name], facts, schema)
-    return out
+    return tests
+
+
+def field_candidates(
+    f: ast.FieldDef, tests: list[Test], current: FactValue | None, schema: Schema
+) -> list[Candidate]:
+    """The candidate changes of one field that `tests` test, from its `current` value: they
+    depend on nothing else, so dsl/compiled.py keeps them by value."""
+    name = f.label
+    if f.type.kind == "number":
+        x = None if current is None or isinstance(current, str) else float(current)
+        return _numeric(f.name, name, f.type.unit, tests, x)
+    if f.type.kind == "enum":
+        return [
+            Candidate(f.name, v.name, f"{name}为{v.label}", (i,), False)
+            for i, v in enumerate(f.type.values)
+            if v.name != current
+        ]
+    if f.type.kind == "bool":
+        return [
+            Candidate(f.name, b, bool_text(name, b), (0,), False)
+            for b in (True, False)
+            if b != current
+        ]
+    return _named(f.name, name, tests, current, schema)
 
 
 def _numeric(
@@ -171,11 +184,12 @@ def _sides(bound: float, op: str) -> tuple[tuple[float, str], tuple[float, str]]
 
 
 def _named(
-    field: str, name: str, tests: list[Test], facts: Mapping[str, FactValue], schema: Schema
+    field: str, name: str, tests: list[Test], current: FactValue | None, schema: Schema
 ) -> list[Candidate]:
     """Phrases, class codes and regions the rules name, each where it makes its test hold
     and the current value does not."""
     out: dict[str, Candidate] = {}
+    now: dict[str, FactValue] = {} if current is None else {field: current}
     for t in tests:
         if t.kind == "within":
             options = [(t.values[0], f"{name}为 {t.values[0]}")]
@@ -186,8 +200,8 @@ def _named(
         else:
             continue
         for value, text in options:
-            changed = {**facts, field: value}
-            if value not in out and evaluate_test(t, changed) and not evaluate_test(t, facts):
+            holds = evaluate_test(t, {field: value}) and not evaluate_test(t, now)
+            if value not in out and holds:
                 out[value] = Candidate(field, value, text, (len(out),), True)
     return list(out.values())
 
@@ -207,7 +221,12 @@ class Search:
     again and combined with the others' states as they were (dsl.combine, what `decide`
     runs). A change that would be reported is then verified: `rerun` decides the changed
     project again with the same policy set, evaluator and date, and the counterfactual is
-    that decision's."""
+    that decision's.
+
+    An evaluator may bring its own `state` (dsl/compiled.py: the rule's generated function,
+    the same values as `_state`), and a dict `predicted` that keeps each prediction by the
+    states of all the rules, shared by the searches over the same policies: a prediction
+    depends on nothing else (dsl.combine reads the facts only through the tests' values)."""
 
     def __init__(
         self,
@@ -217,8 +236,12 @@ class Search:
         every_policy: Sequence[PolicyR],
         schema: Schema,
         rerun: Rerun,
+        state: StateOf | None = None,
+        predicted: dict[tuple[object, ...], Result] | None = None,
     ) -> None:
         self.base, self.facts, self.schema, self.rerun = base, facts, schema, rerun
+        self.state = state or _state
+        self.predicted = predicted
         self.by_id = {p.id: p for p in policies}
         self.rules = [r for p in policies for r in p.rules]
         self.testing: dict[str, list[RuleR]] = {}
@@ -230,15 +253,19 @@ class Search:
             for p in every_policy
             for r in p.rules
         }
-        self.base_states = {r.key: _state(r, facts) for r in self.rules}
+        self.base_states = {r.key: self.state(r, facts) for r in self.rules}
         self._both: dict[tuple[str, str], list[RuleR]] = {}  # the rules testing two fields
         self.left = MAX_EVALUATIONS
         self.complete = True
 
-    def run(self) -> tuple[tuple[Counterfactual, ...], bool]:
-        """The counterfactuals, and whether the search was complete within its budget."""
+    def run(
+        self, singles: list[Candidate] | None = None
+    ) -> tuple[tuple[Counterfactual, ...], bool]:
+        """The counterfactuals, and whether the search was complete within its budget.
+        `singles`: the candidate changes, when the caller has them already."""
         base = result_of(self.base)
-        singles = candidates(self.rules, self.facts, self.schema)
+        if singles is None:
+            singles = candidates(self.rules, self.facts, self.schema)
         outcomes: dict[Candidate, Result] = {}
         states: dict[Candidate, dict[str, object]] = {}
         inert: set[Candidate] = set()
@@ -269,7 +296,7 @@ class Search:
                 break
             changed = {**self.facts, a.field: a.value, b.field: b.value}
             # A rule that tests one of the fields only is as that change alone leaves it.
-            shared = {r.key: _state(r, changed) for r in self._testing_both(a.field, b.field)}
+            shared = {r.key: self.state(r, changed) for r in self._testing_both(a.field, b.field)}
             if self._same(states[b] | shared, states[a]) or self._same(
                 states[a] | shared, states[b]
             ):
@@ -305,14 +332,21 @@ class Search:
         if REGION in states:  # other policies may come into force: decide it
             return result_of(self.rerun(facts))
         full = {**self.base_states, **states}
+        key = tuple(full[r.key] for r in self.rules)
+        known = None if self.predicted is None else self.predicted.get(key)
+        if known is not None:
+            return known
         fired = [r for r in self.rules if full[r.key] is True]
         maybe = [r for r in self.rules if isinstance(full[r.key], tuple)]
         c = combine(fired, maybe, self.by_id, facts, self.schema)
-        return (
+        result = (
             c.outcome,
             c.strength,
             unique((s.authority, s.action) for r in c.path for s in r.ast.steps),
         )
+        if self.predicted is not None:
+            self.predicted[key] = result
+        return result
 
     def _pairs(
         self,
@@ -354,7 +388,7 @@ class Search:
         bring other policies into force, so it gets no states and is always decided again."""
         if REGION in fields:
             return {REGION: None}
-        return {r.key: _state(r, facts) for f in fields for r in self.testing.get(f, [])}
+        return {r.key: self.state(r, facts) for f in fields for r in self.testing.get(f, [])}
 
     def _same(self, states: Mapping[str, object], before: Mapping[str, object]) -> bool:
         """Whether facts in `states` must be decided as facts in `before` (the states of a

@@ -1,6 +1,7 @@
 """From facts to an explained decision: choose the policies in force (or say that none
-covers the project), fire rules with either evaluator, combine outcomes (dsl/combine.py), and
-explain every rule that did not fire."""
+covers the project), fire rules with an evaluator (dsl/interpret.py, dsl/compile.py), combine
+outcomes (dsl/combine.py), and explain every rule that did not fire. The compiled evaluator
+(dsl/compiled.py) makes the same decisions itself, from parts it keeps."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from dsl.counterfactual import Counterfactual, NextQuestion, Search, next_questi
 from dsl.dates import date_or_today
 from dsl.explain_text import describe
 from dsl.fmt import format_atom
-from dsl.interpret import Firing, first_failure, unknowns
+from dsl.interpret import Failure, Firing, first_failure, unknowns
 from dsl.predicates import within
 from dsl.resolved import PolicyR, PolicySet, RuleR
-from dsl.schema import FactValue
+from dsl.schema import FactValue, Schema
 from dsl.trace import FactUsed, RuleTrace, facts_used, trace_rule
 from dsl.vocabulary import Outcome, Strength
 
@@ -182,12 +183,29 @@ def decide(
     date: str | None = None,
     explain: bool = True,
 ) -> Decision:
+    """The decision for `facts`. An evaluator that makes whole decisions itself (`decision`,
+    dsl/compiled.py: the same Decision from cached parts) is asked for it; the differential
+    test holds it to what `assemble` gives."""
+    own = getattr(evaluator, "decision", None)
+    if own is not None:
+        made: Decision = own(policies, facts, date, explain)
+        return made
+    return assemble(policies, evaluator, facts, date, explain)
+
+
+def assemble(
+    policies: PolicySet,
+    evaluator: Evaluator,
+    facts: Mapping[str, FactValue],
+    date: str | None = None,
+    explain: bool = True,
+) -> Decision:
+    """The decision made step by step from the evaluator's firing: the reference."""
     day = evaluation_date(facts, date)
     region = str(facts.get("region", ""))
-    covering = [p for p in policies.policies if within(region, p.header.region)]
-    active = [p for p in covering if in_period(p, day)]
+    covering, active = policies_in_force(policies, region, day)
     if not active:
-        uncovered = _not_covered(policies, covering, region, day)
+        uncovered = not_covered(policies, covering, region, day)
         return replace(uncovered, facts=facts_used(facts, policies.schema))
     firing = evaluator.fire(facts, [p.id for p in active])
     rules = [r for p in active for r in p.rules]
@@ -211,22 +229,9 @@ def decide(
             if r.key in firing.definite or r.key in firing.possible:
                 continue
             failure = first_failure(r.cond, facts)
-            if failure is not None and failure.test.source is not None:
-                text = format_atom(failure.test.source)
-                condition = f"非 {text}" if failure.negated else text
-                said = describe(failure.test, not failure.negated, facts, policies.schema)
-                why_not.append(
-                    WhyNot(
-                        r.key,
-                        r.ast.title,
-                        condition,
-                        failure.test.field,
-                        failure.actual,
-                        said.op,
-                        said.expected,
-                        said.text,
-                    )
-                )
+            said = None if failure is None else why_not_of(r, failure, policies.schema)
+            if said is not None:
+                why_not.append(said)
     decision = Decision(
         outcome=combined.outcome,
         steps=_path(combined.path, by_id),
@@ -273,7 +278,38 @@ def decide(
     )
 
 
-def _not_covered(policies: PolicySet, covering: list[PolicyR], region: str, day: str) -> Decision:
+def why_not_of(rule: RuleR, failure: Failure, schema: Schema) -> WhyNot | None:
+    """Why `rule` did not fire: its first failing test as written and in plain words against
+    the actual value; None for a test with no source to quote."""
+    if failure.test.source is None:
+        return None
+    text = format_atom(failure.test.source)
+    condition = f"非 {text}" if failure.negated else text
+    # describe reads the test's own field only: the failure holds all that this depends on
+    # (dsl/compiled.py keeps why-not by that value).
+    actual = {} if failure.actual is None else {failure.test.field: failure.actual}
+    said = describe(failure.test, not failure.negated, actual, schema)
+    return WhyNot(
+        rule.key,
+        rule.ast.title,
+        condition,
+        failure.test.field,
+        failure.actual,
+        said.op,
+        said.expected,
+        said.text,
+    )
+
+
+def policies_in_force(
+    policies: PolicySet, region: str, day: str
+) -> tuple[list[PolicyR], list[PolicyR]]:
+    """The policies whose region covers `region`, and those of them in force on `day`."""
+    covering = [p for p in policies.policies if within(region, p.header.region)]
+    return covering, [p for p in covering if in_period(p, day)]
+
+
+def not_covered(policies: PolicySet, covering: list[PolicyR], region: str, day: str) -> Decision:
     """No policy of the set covers the region, or none that does is in force on the date:
     never a silent `none`. The reason names the covering policies' periods, or the regions
     below a region too wide to place the project in."""

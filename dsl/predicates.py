@@ -1,4 +1,5 @@
-"""Atomic predicates shared by both evaluators, so they cannot drift apart."""
+"""Atomic predicates shared by every evaluator (the compiled one's generated code calls them
+too), so they cannot drift apart."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The checked, resolved form of policies that both evaluators run.
+"""The checked, resolved form of policies that every evaluator runs.
 
 Field references are canonical schema names, enum values canonical, and every operand is a
 float in the field's own unit, so the interpreter and the Rete compiler compare the very same

@@ -79,8 +79,9 @@ def test_eval_date_option_overrides_the_file(tmp_path: Path) -> None:
 
 def test_eval_human_output_and_engines_agree() -> None:
     path = str(ROOT / "policies/examples/pingliang-non-land.json")
-    outputs = [invoke("eval", path, "--json", "--engine", e)[1] for e in ("rete", "interpret")]
-    assert outputs[0] == outputs[1]
+    engines = ("compiled", "rete", "interpret")
+    outputs = [invoke("eval", path, "--json", "--engine", e)[1] for e in engines]
+    assert outputs[0] == outputs[1] == outputs[2]
     code, text = invoke("eval", path, "--explain")
     assert code == 0 and "备案 file" in text and "why not" in text
 

@@ -1,5 +1,6 @@
 """Stress tests for ReteEngine: one engine shared by 8 threads, and 20,000 evaluations in a row
-(each under its own session id, whose state the engine must delete).
+(each under its own session id, whose state the engine must delete); and for the compiled
+evaluator, whose kept decision parts 8 threads share.
 
 durable-rules' stock Host runs a background dispatcher (two timer threads) that runs actions
 outside ReteEngine's lock and now and then drops a firing or crashes the process; ReteEngine
@@ -22,6 +23,8 @@ from pathlib import Path
 import pytest
 
 from dsl.compile import ReteEngine
+from dsl.compiled import CompiledEvaluator
+from dsl.decide import Decision, decide
 from dsl.interpret import Firing, Interpreter
 from dsl.load import load_folder
 from dsl.resolved import PolicySet
@@ -122,6 +125,41 @@ def test_eight_threads_share_one_engine() -> None:
     assert errors == []
     wrong = [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
     assert wrong == [], f"{len(wrong)} of {len(facts)} differ, first {facts[wrong[0]]}"
+
+
+def test_eight_threads_share_one_compiled_evaluator() -> None:
+    """Its kept parts are dicts the threads share: each thread starts at another project and
+    meets the others' kinds of project while they are being kept."""
+    policies = seed()
+    compiled = CompiledEvaluator(policies)
+    interp = Interpreter(policies)
+    facts = varied_facts(240, seed_value=15)
+    want = [[decide(policies, interp, f, explain=e) for e in (False, True)] for f in facts]
+    got: list[list[Decision | None]] = [[None, None] for _ in facts]
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def work(k: int) -> None:
+        start.wait()
+        try:
+            for n in range(len(facts)):
+                i = (n + k * len(facts) // THREADS) % len(facts)
+                explain = (n + k) % 2
+                got[i][explain] = decide(policies, compiled, facts[i], explain=bool(explain))
+        except BaseException as e:  # collected, so the main thread can fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    decided = [(i, e) for i, pair in enumerate(got) for e, d in enumerate(pair) if d is not None]
+    assert len(decided) > len(facts)  # both kinds of decision, for most projects
+    wrong = [(i, e) for i, e in decided if got[i][e] != want[i][e]]
+    assert wrong == [], f"{len(wrong)} differ, first {facts[wrong[0][0]]}"
 
 
 def _rss_mb() -> float:
