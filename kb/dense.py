@@ -1,14 +1,14 @@
-"""The dense half of the index: an exact faiss inner-product index over unit passage vectors.
+"""The dense half of the index: the unit passage vectors, kept as an exact faiss flat index.
 
 The embedder returns L2-normalised rows (kb.embed.Embedder), so the inner product is the cosine
-similarity. An exact flat index is the right size here: the seed corpus has a few hundred
-clauses and even 5,000 clauses x 384 floats is 7.5 MB, searched in about a millisecond, so an
-approximate index would buy nothing and make results depend on training.
+similarity. Search needs every row's cosine, not the nearest few: a clause is scored by the best
+of itself and its sentences (kb.index), so kb.index multiplies the query by all the vectors
+(`vectors()`), which is exact and, at 5,000 clauses and their sentences x 384 floats, a few
+milliseconds; an approximate index would buy nothing and make results depend on training.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,25 +60,3 @@ class DenseIndex:
     def vectors(self) -> FloatMatrix:
         """All stored unit vectors, one row each (a copy: 1.5 KB per row)."""
         return np.asarray(self._index.reconstruct_n(0, self.size), dtype=np.float32)
-
-    def search(
-        self, query: FloatMatrix, k: int, rows: Sequence[int] | None = None
-    ) -> list[tuple[int, float]]:
-        """The `k` nearest rows to one query vector as (row, cosine), best first; `rows`
-        restricts the search to those rows (a region or document filter)."""
-        import faiss
-
-        if rows is not None and not rows:
-            return []
-        vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        limit = min(k, self.size if rows is None else len(rows))
-        if limit <= 0:
-            return []
-        params = None
-        selector = None  # must outlive the search: params holds only a pointer to it
-        if rows is not None:
-            selector = faiss.IDSelectorBatch(np.asarray(rows, dtype=np.int64))
-            params = faiss.SearchParameters()
-            params.sel = selector
-        scores, ids = self._index.search(vector, limit, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

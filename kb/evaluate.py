@@ -1,7 +1,12 @@
 """Retrieval quality on the project's question sets.
 
-- Clause search (tests/data/kb_questions.yaml): recall@1, recall@5 and MRR. A question counts
-  as answered at rank r when the r-th hit is its gold clause or one of its `also` clauses.
+- Clause search: recall@1, recall@5 and MRR, on tests/data/kb_questions.yaml (the documents'
+  own words) and tests/data/paraphrase_questions.yaml (how people ask; `split: tune` is what
+  kb.calibration was fitted on, `report` is held out). A question counts as answered at rank r
+  when the r-th hit is its gold clause or one of its `also` clauses; `not_found` is the share
+  of these answerable questions that search reported as `found: false`.
+- Questions no document answers (tests/data/unanswerable_questions.yaml): the share that
+  search reported as found (`false_found`), which should be small.
 - Free-text routing (tests/data/route_queries.yaml): how often the right rule is the match,
   and the score distributions of right answers and of questions no rule answers, which is
   what the threshold in kb.items is chosen from.
@@ -14,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from kb.index import Mode
 from kb.items import ItemAnswer
-from kb.search import KnowledgeBase
+from kb.search import KnowledgeBase, found
 
 __all__ = [
     "Question",
@@ -28,8 +34,11 @@ __all__ = [
     "Scores",
     "evaluate",
     "evaluate_routes",
+    "false_found",
+    "load_near_misses",
     "load_questions",
     "load_route_cases",
+    "load_unanswerable",
 ]
 
 
@@ -39,6 +48,7 @@ class Question:
     document: str
     clause: str
     also: tuple[str, ...] = ()
+    kind: str = ""  # paraphrase set: colloquial, typo, script, english, mixed
 
     @property
     def gold(self) -> frozenset[tuple[str, str]]:
@@ -52,26 +62,45 @@ class Scores:
     recall_at_1: float
     recall_at_5: float
     mrr: float
+    not_found: float  # share of the questions answered `found: false`
     misses: tuple[Question, ...]  # not in the top 5
 
 
-def load_questions(path: Path) -> list[Question]:
+def _part(path: Path, split: str | None) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rows: list[dict[str, Any]] = data["questions"]
+    return [q for q in rows if split is None or q.get("split") == split]
+
+
+def load_questions(path: Path, split: str | None = None) -> list[Question]:
+    """The questions of `path`; only those of `split` ("tune", "report") when given."""
     return [
-        Question(q["question"], q["document"], str(q["clause"]), tuple(q.get("also", ())))
-        for q in data["questions"]
+        Question(
+            q["question"],
+            q["document"],
+            str(q["clause"]),
+            tuple(str(c) for c in q.get("also", ())),
+            q.get("kind", ""),
+        )
+        for q in _part(path, split)
     ]
 
 
+def load_unanswerable(path: Path, split: str | None = None) -> list[str]:
+    return [q["question"] for q in _part(path, split)]
+
+
 def evaluate(
-    kb: KnowledgeBase, questions: Sequence[Question], mode: Mode = "hybrid", depth: int = 10
+    kb: KnowledgeBase, questions: Sequence[Question], mode: Mode = "pipeline", depth: int = 10
 ) -> Scores:
-    """Recall@1, recall@5 and MRR (over the top `depth`) of `kb.search` in `mode`."""
-    at1 = at5 = 0
+    """Recall@1, recall@5, MRR (over the top `depth`) and the not-found share of `kb.search`
+    in `mode`."""
+    at1 = at5 = lost = 0
     reciprocal = 0.0
     misses = []
     for q in questions:
         hits = kb.search(q.question, k=depth, mode=mode)
+        lost += not found(hits)
         rank = next(
             (i for i, h in enumerate(hits, start=1) if (h.document, h.clause) in q.gold), None
         )
@@ -81,7 +110,13 @@ def evaluate(
         if rank is None or rank > 5:
             misses.append(q)
     n = len(questions) or 1
-    return Scores(mode, len(questions), at1 / n, at5 / n, reciprocal / n, tuple(misses))
+    return Scores(mode, len(questions), at1 / n, at5 / n, reciprocal / n, lost / n, tuple(misses))
+
+
+def false_found(kb: KnowledgeBase, questions: Sequence[str], mode: Mode = "pipeline") -> float:
+    """The share of `questions` (none of which any document answers) reported as found."""
+    wrong = sum(found(kb.search(q, k=10, mode=mode)) for q in questions)
+    return wrong / (len(questions) or 1)
 
 
 DEFAULT_DATE = "2024-06-01"
@@ -120,6 +155,12 @@ def load_route_cases(path: Path, part: str) -> list[RouteCase]:
         queries = data["no_match"]["queries"]
         cases.extend(RouteCase(q, region, str(date), frozenset()) for q in queries)
     return cases
+
+
+def load_near_misses(path: Path, part: str) -> list[RouteCase]:
+    """The `part` of the file's `near_miss` questions: each must match no rule."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))["near_miss"][part]
+    return [RouteCase(m["query"], m["region"], str(m["date"]), frozenset()) for m in data]
 
 
 def evaluate_routes(

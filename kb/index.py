@@ -1,24 +1,18 @@
-"""The persisted hybrid index: BM25 and dense search over entries, fused by reciprocal rank.
+"""The hybrid index: ranked channels over entries, fused by weighted reciprocal rank.
 
-An entry is plain data (`Entry`: document, key, region, display text, passage), so the same
-index serves clauses (kb.search.KnowledgeBase) and routing items (kb.search.ItemIndex).
+An entry is plain data (`Entry`: document, key, region, display text, passage, span), so the
+same index serves clauses (kb.search.KnowledgeBase) and routing items (kb.items.ItemIndex). An
+entry without a span is a *passage* (a clause, an item's text); an entry with a span is one of
+the sentences of the passage before it (kb.passages), embedded but never scored on its own: a
+passage's dense score can be that of its best sentence, and its hit then names the sentence.
 
-On disk, one folder per index under the cache directory:
+A question is prepared once (`HybridIndex.query`): the lexicon's official terms for its
+colloquial phrases are added (kb.lexicon), then it is cut into words and character bigrams.
+Each channel ranks the passages — BM25 over words, BM25 over bigrams, e5 cosine — and the
+ranks are fused by weighted reciprocal rank; the weights, the constant and which of these
+steps apply are a `Fusion` (kb.calibration; `Mode` names the ones bench/kb.py compares).
 
-    <cache>/<name>-<key>/        key = sha256 of everything the index depends on (below)
-      meta.json                  format, counts, fingerprints, build time; written last
-      entries.json               the entry table, in row order
-      bm25/                      bm25s's arrays
-      dense.faiss                the faiss index (absent when built without a model)
-    <cache>/.index.lock          builds take it exclusively, loads shared
-
-The key hashes INDEX_FORMAT, the entries (so any change to a source text), the tokenizer's
-fingerprint (terms.txt) and the embedder's fingerprint (model file and builder version), so a
-change to any of them selects a new folder and it is built; an unchanged corpus reopens the
-folder without encoding anything. A folder is built under a temporary name and renamed into
-place, so it is complete or absent; a successful dense build removes the stale folders of the
-same name (a degraded, lexical-only build removes nothing, so that a model outage does not
-throw away a good dense index).
+The index on disk (its folder, key, build and reuse) is kb.index_files.
 
 Without a model (`embedder=None`, or encoding raises ModelUnavailable) the index is lexical
 only and says so: `dense_available` is False, `degraded_reason` says why, and a
@@ -27,49 +21,38 @@ DenseUnavailableWarning is issued — never a silent fallback.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import shutil
-import time
-import uuid
 import warnings
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
+from kb.calibration import FUSIONS, Fusion
 from kb.dense import DenseIndex
 from kb.embed import Embedder, FloatMatrix
-from kb.filelock import lock
 from kb.lexical import Bm25, Tokenizer
+from kb.lexicon import Expansion, Lexicon
 from kb.model import ModelUnavailable
 
 __all__ = [
-    "RRF_K",
+    "DEPTH",
     "DenseUnavailableWarning",
     "Entry",
     "HybridIndex",
     "Mode",
+    "Query",
     "Scored",
-    "open_index",
+    "unavailable",
 ]
 
-INDEX_FORMAT = 1
-# Reciprocal-rank fusion constant (Cormack et al. 2009 use 60). With two lists it only sets how
-# much a first place outweighs a tenth; measured on tests/data/kb_questions.yaml, see bench/kb.py.
-RRF_K = 60
-# How deep each list is read before fusing: far below it a clause contributes almost nothing.
+# How deep each channel is read before fusing: far below it a passage contributes almost nothing.
 DEPTH = 100
-_BATCH = 32
-_LOCK = ".index.lock"
-_META = "meta.json"
-_ENTRIES = "entries.json"
-
-Mode = Literal["hybrid", "lexical", "dense"]
+Mode = Literal["lexical", "dense", "hybrid", "pipeline"]
+IntArray = npt.NDArray[np.int64]
 
 
 class DenseUnavailableWarning(UserWarning):
@@ -78,24 +61,42 @@ class DenseUnavailableWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Entry:
-    """One indexed item: `passage` is tokenised and embedded, `text` is what people see."""
+    """One indexed row: `passage` is tokenised and embedded, `text` is what people see.
+
+    `span` is None for a passage; for a sentence of the passage before it, the sentence's
+    [start, end) in that passage's `text` (and `text` is the sentence)."""
 
     document: str
     key: str
     region: str
     text: str
     passage: str
+    span: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for every channel: its lexicon expansion, words and bigrams."""
+
+    text: str
+    expansion: Expansion
+    words: tuple[str, ...]  # the question's own words, then the lexicon terms' words
+    grams: tuple[str, ...]
+    own: int  # how many of `words` are the question's own
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A row of the index with its score under the mode searched (RRF for hybrid, BM25 for
-    lexical, cosine for dense) and both components, for explanations and thresholds."""
+    """A passage row with its fused score and each channel's own score: BM25 of the words and
+    of the bigrams (0 when absent), the cosine (None when dense search was not used), and the
+    row of the sentence that gave that cosine when it beat the passage as a whole."""
 
     row: int
     score: float
     lexical: float
+    grams: float
     dense: float | None
+    sentence: int | None
 
 
 class HybridIndex:
@@ -107,7 +108,9 @@ class HybridIndex:
         folder: Path,
         entries: tuple[Entry, ...],
         tokenizer: Tokenizer,
+        lexicon: Lexicon,
         bm25: Bm25,
+        grams: Bm25,
         dense: DenseIndex | None,
         embedder: Embedder | None,
         degraded_reason: str | None,
@@ -117,12 +120,20 @@ class HybridIndex:
         self.folder = folder
         self.entries = entries
         self.tokenizer = tokenizer
+        self.lexicon = lexicon
         self.bm25 = bm25
+        self.grams = grams
         self._dense = dense
         self._embedder = embedder
         self.degraded_reason = degraded_reason
         self.built = built  # True when this call built the folder, False when it reused it
         self.build_seconds = build_seconds
+        # Passages in row order; each passage's sentences follow it, so a passage's rows are
+        # the slice from its row to the next passage's.
+        self.passages: IntArray = np.asarray(
+            [row for row, e in enumerate(entries) if e.span is None], dtype=np.int64
+        )
+        self._ordinal = {int(row): n for n, row in enumerate(self.passages)}
 
     @property
     def dense_available(self) -> bool:
@@ -131,14 +142,26 @@ class HybridIndex:
     def _degrade(self, reason: str) -> None:
         self._embedder = None
         self.degraded_reason = reason
-        warnings.warn(_warning(reason), stacklevel=3)
+        warnings.warn(unavailable(reason), stacklevel=3)
 
-    def embed_query(self, query: str) -> FloatMatrix | None:
-        """The query's unit vector, or None when dense search is unavailable."""
+    def query(self, text: str, expand: bool = True) -> Query:
+        """`text` prepared for search, with the lexicon's terms when `expand`."""
+        expansion = self.lexicon.expand(text) if expand else Expansion(text, (), ())
+        words = self.tokenizer.tokens(text)
+        own = len(words)
+        grams = self.tokenizer.grams(text)
+        for term in expansion.added:
+            words += self.tokenizer.tokens(term)
+            grams += self.tokenizer.grams(term)
+        return Query(text, expansion, tuple(words), tuple(grams), own)
+
+    def embed_query(self, query: Query) -> FloatMatrix | None:
+        """The query's unit vector (question and lexicon terms), or None when dense search is
+        unavailable."""
         if self._embedder is None or self._dense is None:
             return None
         try:
-            vectors: FloatMatrix = self._embedder.encode_queries([query])
+            vectors: FloatMatrix = self._embedder.encode_queries([query.expansion.dense_text])
         except ModelUnavailable as exc:
             self._degrade(str(exc))
             return None
@@ -147,61 +170,116 @@ class HybridIndex:
 
     def search(
         self,
-        query: str,
+        query: str | Query,
         k: int = 10,
         rows: Sequence[int] | None = None,
-        mode: Mode = "hybrid",
+        mode: Mode | Fusion = "pipeline",
         vector: FloatMatrix | None = None,
     ) -> list[Scored]:
-        """The best `k` rows for `query` (restricted to `rows` if given), best first.
+        """The best `k` passages for `query` (among the passage rows `rows` if given), best
+        first, fused as `mode` says (a name of kb.calibration.FUSIONS, or a Fusion).
 
-        `vector` is the query's embedding when the caller already has it (it is embedded
-        here otherwise)."""
-        if k <= 0 or not self.entries or (rows is not None and not rows):
+        A prepared `query` is used as it is; `vector` is its embedding when the caller already
+        has it (it is embedded here otherwise)."""
+        fusion = FUSIONS[mode] if isinstance(mode, str) else mode
+        if k <= 0 or not len(self.passages) or (rows is not None and not rows):
             return []
-        lexical: dict[int, float] = {}
-        lexical_rank: list[int] = []
-        if mode != "dense":
-            scores = self.bm25.scores(self.tokenizer.tokens(query))
-            candidates = np.arange(len(scores)) if rows is None else np.asarray(rows)
-            picked = candidates[scores[candidates] > 0]
-            # Stable sort on the negated score: ties keep row order, so results are repeatable.
-            order = picked[np.argsort(-scores[picked], kind="stable")][:DEPTH]
-            lexical_rank = [int(r) for r in order]
-            lexical = {r: float(scores[r]) for r in lexical_rank}
-        dense: dict[int, float] = {}
-        dense_rank: list[int] = []
-        if mode != "lexical" and self._dense is not None:
+        q = query if isinstance(query, Query) else self.query(query, fusion.expand)
+        allowed = (
+            np.arange(len(self.passages))
+            if rows is None
+            else np.asarray(sorted(self._ordinal[r] for r in rows), dtype=np.int64)
+        )
+        words = self.bm25.scores(q.words) if fusion.words else None
+        grams = self.grams.scores(q.grams) if fusion.grams else None
+        cosines = every = None
+        if fusion.dense and self._dense is not None:
             if vector is None:
-                vector = self.embed_query(query)
+                vector = self.embed_query(q)
             if vector is not None:
-                hits = self._dense.search(vector, DEPTH, rows)
-                dense_rank = [row for row, _ in hits]
-                dense = dict(hits)
-        if mode == "lexical":
-            fused = [(r, lexical[r]) for r in lexical_rank]
-        elif mode == "dense":
-            fused = [(r, dense[r]) for r in dense_rank]
-        else:
-            rrf: dict[int, float] = {}
-            for ranking in (lexical_rank, dense_rank):
-                for rank, row in enumerate(ranking, start=1):
-                    rrf[row] = rrf.get(row, 0.0) + 1.0 / (RRF_K + rank)
-            # Ties are common with two lists (first + second place = second + first); the
-            # cosine breaks them, being an absolute similarity, where BM25 favours short
-            # passages such as headlines. Then BM25, then row order: always repeatable.
-            fused = sorted(
-                rrf.items(),
-                key=lambda item: (
-                    -item[1],
-                    -dense.get(item[0], -2.0),
-                    -lexical.get(item[0], 0.0),
-                    item[0],
-                ),
+                cosines, every = self._cosines(vector, fusion.sentences)
+        fused: dict[int, float] = {}
+        for weight, scores, positive in (
+            (fusion.words, words, True),
+            (fusion.grams, grams, True),
+            (fusion.dense, cosines, False),
+        ):
+            if scores is None:
+                continue
+            for rank, p in enumerate(_ranking(scores, allowed, positive), start=1):
+                fused[p] = fused.get(p, 0.0) + weight / (fusion.k + rank)
+
+        def component(scores: npt.NDArray[Any] | None, p: int, missing: float) -> float:
+            return missing if scores is None else float(scores[p])
+
+        # Ties are common (first + second place = second + first); the cosine breaks them,
+        # being an absolute similarity where BM25 favours short passages such as headlines,
+        # then BM25, then row order: always repeatable.
+        order = sorted(
+            fused.items(),
+            key=lambda item: (
+                -item[1],
+                -component(cosines, item[0], -2.0),
+                -component(words, item[0], 0.0),
+                item[0],
+            ),
+        )
+        out = []
+        for p, score in order[:k]:
+            row = int(self.passages[p])
+            sentence = None if every is None else self._best_sentence(p, every)
+            out.append(
+                Scored(
+                    row,
+                    score,
+                    component(words, p, 0.0),
+                    component(grams, p, 0.0),
+                    None if cosines is None else float(cosines[p]),
+                    sentence,
+                )
             )
-        return [
-            Scored(row, score, lexical.get(row, 0.0), dense.get(row)) for row, score in fused[:k]
-        ]
+        return out
+
+    def _cosines(
+        self, vector: FloatMatrix, sentences: bool
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Each passage's cosine with `vector` or, with `sentences`, the best of it and its
+        sentences; and then every row's cosine, to tell which row that was."""
+        matrix = self.passage_vectors
+        assert matrix is not None  # only called with a dense index
+        # In float32: a float64 query would make numpy convert the whole matrix (30x slower).
+        every = matrix @ np.asarray(vector, dtype=np.float32)
+        if not sentences or len(self.passages) == len(self.entries):
+            return every[self.passages], None
+        return np.maximum.reduceat(every, self.passages), every
+
+    def _best_sentence(self, p: int, every: npt.NDArray[np.float32]) -> int | None:
+        """The row of passage `p`'s sentence with the highest cosine, when it beats the
+        passage itself (its first row)."""
+        start = int(self.passages[p])
+        end = int(self.passages[p + 1]) if p + 1 < len(self.passages) else len(self.entries)
+        best = start + int(np.argmax(every[start:end]))
+        return None if best == start else best
+
+    def coverage(self, query: Query, groups: Sequence[Sequence[int]]) -> list[float]:
+        """For each group of passage rows, the share of the question's word weight (BM25 idf,
+        each distinct word once) found in its passages together, at most 1: a lexicon term
+        found counts as the question's words it stands for, so the terms add to what is found,
+        never to what is asked."""
+        weights = {w: self.bm25.idf(w) for w in query.words}
+        asked = sum(weights[w] for w in set(query.words[: query.own])) or sum(weights.values())
+        if not asked or not groups:
+            return [0.0 for _ in groups]
+        ordinals = [self._ordinal[r] for rows in groups for r in rows]
+        owner = np.repeat(np.arange(len(groups)), [len(rows) for rows in groups])
+        found = np.zeros(len(groups))
+        for word, weight in weights.items():
+            # A word's BM25 score is above 0 exactly in the passages that contain it.
+            present = self.bm25.scores([word])[ordinals] > 0
+            hit = np.zeros(len(groups), dtype=bool)
+            hit[owner[present]] = True
+            found += weight * hit
+        return [min(1.0, float(f) / asked) for f in found]
 
     @cached_property
     def passage_vectors(self) -> FloatMatrix | None:
@@ -209,186 +287,18 @@ class HybridIndex:
         return None if self._dense is None else self._dense.vectors()
 
 
-def _warning(reason: str) -> DenseUnavailableWarning:
+def _ranking(scores: npt.NDArray[Any], allowed: IntArray, positive: bool) -> list[int]:
+    """The allowed passages by descending score, the first DEPTH (only scores > 0 when
+    `positive`: a BM25 score of 0 shares no word and ranks nothing)."""
+    picked = allowed[scores[allowed] > 0] if positive else allowed
+    # Stable sort on the negated score: ties keep row order, so results are repeatable.
+    order = picked[np.argsort(-scores[picked], kind="stable")][:DEPTH]
+    return [int(p) for p in order]
+
+
+def unavailable(reason: str) -> DenseUnavailableWarning:
+    """The warning that dense search is off, and why."""
     return DenseUnavailableWarning(
         f"semantic search is off, results come from BM25 alone: {reason}"
         " (`zhengce kb build` rebuilds the model and index once it is available)"
     )
-
-
-def index_key(
-    name: str, entries: Sequence[Entry], tokenizer: Tokenizer, embedder: Embedder | None
-) -> str:
-    digest = hashlib.sha256()
-    header = [INDEX_FORMAT, name, tokenizer.fingerprint, embedder.fingerprint if embedder else ""]
-    digest.update(json.dumps(header, ensure_ascii=False).encode())
-    for entry in entries:
-        digest.update(json.dumps(astuple(entry), ensure_ascii=False).encode())
-        digest.update(b"\n")
-    return digest.hexdigest()[:16]
-
-
-def open_index(
-    cache_dir: Path,
-    name: str,
-    entries: Sequence[Entry],
-    *,
-    tokenizer: Tokenizer,
-    embedder: Embedder | None,
-    degraded_reason: str | None = None,
-    progress: bool = False,
-) -> HybridIndex:
-    """Open the index of `entries` under `cache_dir`, building it if it is missing or stale.
-
-    `embedder=None` means no model: the index is lexical only, `degraded_reason` says why (a
-    warning is issued). Raises OSError when the cache directory cannot be written.
-    """
-    entries = tuple(entries)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    if embedder is None:
-        reason = degraded_reason or "no embedding model was given"
-        warnings.warn(_warning(reason), stacklevel=2)
-        return _open_or_build(cache_dir, name, entries, tokenizer, None, reason, progress)
-    try:
-        return _open_or_build(cache_dir, name, entries, tokenizer, embedder, None, progress)
-    except ModelUnavailable as exc:
-        warnings.warn(_warning(str(exc)), stacklevel=2)
-        return _open_or_build(cache_dir, name, entries, tokenizer, None, str(exc), progress)
-
-
-def _open_or_build(
-    cache_dir: Path,
-    name: str,
-    entries: tuple[Entry, ...],
-    tokenizer: Tokenizer,
-    embedder: Embedder | None,
-    reason: str | None,
-    progress: bool,
-) -> HybridIndex:
-    folder = cache_dir / f"{name}-{index_key(name, entries, tokenizer, embedder)}"
-    with lock(cache_dir / _LOCK, shared=True):
-        if (folder / _META).is_file():
-            return _load(folder, entries, tokenizer, embedder, reason)
-    with lock(cache_dir / _LOCK):
-        if (folder / _META).is_file():  # another process built it while we waited
-            return _load(folder, entries, tokenizer, embedder, reason)
-        own = re.compile(rf"{re.escape(name)}-[0-9a-f]{{16}}")
-        siblings = [p for p in cache_dir.iterdir() if own.fullmatch(p.name) and p != folder]
-        known = _known_vectors(siblings, embedder) if embedder is not None else {}
-        seconds = _build(folder, entries, tokenizer, embedder, known, progress)
-        if embedder is not None:
-            for stale in siblings:
-                shutil.rmtree(stale, ignore_errors=True)
-        index = _load(folder, entries, tokenizer, embedder, reason)
-    index.built, index.build_seconds = True, seconds
-    return index
-
-
-def _load(
-    folder: Path,
-    entries: tuple[Entry, ...],
-    tokenizer: Tokenizer,
-    embedder: Embedder | None,
-    reason: str | None,
-) -> HybridIndex:
-    meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-    stored = json.loads((folder / _ENTRIES).read_text(encoding="utf-8"))
-    # The key already hashes the entries; comparing them too catches a hash-prefix collision
-    # or a folder edited by hand, at the cost of one JSON parse.
-    if [tuple(row) for row in stored] != [astuple(e) for e in entries]:
-        raise RuntimeError(f"index folder {folder} does not hold the entries its name promises")
-    dense = DenseIndex.load(folder) if embedder is not None else None
-    return HybridIndex(
-        folder=folder,
-        entries=entries,
-        tokenizer=tokenizer,
-        bm25=Bm25.load(folder),
-        dense=dense,
-        embedder=embedder,
-        degraded_reason=reason,
-        built=False,
-        build_seconds=float(meta["build_seconds"]),
-    )
-
-
-def _known_vectors(siblings: list[Path], embedder: Embedder) -> dict[str, FloatMatrix]:
-    """Passage -> vector from older builds by the same model, so that editing one document
-    (or one policy, for the routing index) re-embeds only the passages that changed."""
-    known: dict[str, FloatMatrix] = {}
-    for folder in siblings:
-        try:
-            meta = json.loads((folder / _META).read_text(encoding="utf-8"))
-            if meta.get("embedder") != embedder.fingerprint:
-                continue
-            rows = json.loads((folder / _ENTRIES).read_text(encoding="utf-8"))
-            vectors = DenseIndex.load(folder).vectors()
-        except (OSError, ValueError, RuntimeError):
-            continue  # an unreadable leftover is simply not reused
-        if len(rows) == len(vectors):
-            known.update((row[-1], vector) for row, vector in zip(rows, vectors, strict=True))
-    return known
-
-
-def _build(
-    folder: Path,
-    entries: tuple[Entry, ...],
-    tokenizer: Tokenizer,
-    embedder: Embedder | None,
-    known: dict[str, FloatMatrix],
-    progress: bool,
-) -> float:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    started = time.perf_counter()
-    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=not progress,
-    )
-    try:
-        with bar:
-            task = bar.add_task(f"tokenising {folder.name}", total=len(entries))
-            tokens = []
-            for entry in entries:
-                tokens.append(tokenizer.tokens(entry.passage))
-                bar.advance(task)
-            Bm25.build(tokens).save(tmp)
-            if embedder is not None:
-                unique = list(dict.fromkeys(e.passage for e in entries))
-                # By length, so that each batch pads its passages to similar lengths.
-                todo = sorted((p for p in unique if p not in known), key=len)
-                task = bar.add_task(
-                    f"embedding passages ({len(unique) - len(todo)} reused)", total=len(todo)
-                )
-                vectors = dict(known)
-                for start in range(0, len(todo), _BATCH):
-                    batch = todo[start : start + _BATCH]
-                    vectors.update(zip(batch, embedder.encode_passages(batch), strict=True))
-                    bar.advance(task, len(batch))
-                matrix = np.zeros((len(entries), embedder.dim), dtype=np.float32)
-                for row, entry in enumerate(entries):
-                    matrix[row] = vectors[entry.passage]
-                DenseIndex.build(matrix).save(tmp)
-        rows = [list(astuple(e)) for e in entries]
-        (tmp / _ENTRIES).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-        seconds = time.perf_counter() - started
-        meta = {
-            "format": INDEX_FORMAT,
-            "entries": len(entries),
-            "tokenizer": tokenizer.fingerprint,
-            "embedder": embedder.fingerprint if embedder else None,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "build_seconds": round(seconds, 3),
-        }
-        (tmp / _META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return seconds

@@ -6,31 +6,22 @@ builds them from the policy set; kb knows nothing about routing.
 
 Matching has two steps:
 
-1. Candidates come from the same hybrid index as clause search (BM25 + dense, RRF) over all
-   the items' texts in the region (and among the ids allowed, e.g. the rules in force).
-2. Each candidate gets a score in [0, 1] that means the same thing for every query, which RRF
-   (a function of ranks only) cannot give:
+1. Candidates come from the same hybrid index and fusion as clause search (kb.index: words,
+   character bigrams and e5, the lexicon's terms added) over all the items' texts in the
+   region (and among the ids allowed, e.g. the rules in force).
+2. Each candidate is scored the way clause hits are (kb.calibration): a calibrated
+   probability from the same features — the best cosine of the question with the item's
+   texts and the share of the question's word weight found in them (`lexical`) — by the
+   same logistic form, fitted for items on the calibration part of
+   tests/data/route_queries.yaml (its matches, its questions no rule answers and its near
+   misses) by bench/fit_search.py. The fused rank is left out (its weight is 0): the best of
+   the items ranks first whether or not it is what was asked, and RRF, a function of ranks,
+   cannot say whether it is good enough; this score means the same thing for every question.
 
-       semantic = clip((best cosine of the query with the item's texts - 0.85) / 0.10, 0, 1)
-       lexical  = idf-weighted share of the query's words found in the item's texts
-       score    = 0.6 * semantic + 0.4 * lexical        (lexical alone without the model)
-
-   e5 puts any two Chinese administrative sentences at cosine 0.84-0.88 (measured: the best
-   unrelated candidate for an off-topic question), and a paraphrase of a matter at 0.90-0.95,
-   hence the 0.85-0.95 window. The lexical share rewards the unit names and terms of art that
-   a matter is usually asked by, but paraphrase is common, so meaning weighs more.
-
-Candidates are ordered by that score and the best is a match when it reaches the threshold:
-0.43 with the model, 0.40 without. They were chosen on the calibration part of
-tests/data/route_queries.yaml (bench/kb.py prints it): the weakest right answer scored 0.462
-(县委书记县长 for 党政主要领导: almost no shared words), the strongest off-topic question
-0.405; the threshold sits in that gap. The held-out part, written afterwards, scored 0.570 and
-up when right and at most 0.286 off-topic: 13/13 right, no false match. Without the model the
-lexical share alone decides: off-topic questions reach 0.23, so 0.40 still refuses them, and
-21/24 calibration and 12/13 held-out matters are right (paraphrases without shared words are
-missed, and two rules with the same words can be confused: BM25 cannot tell them apart).
-The window and thresholds belong to the model (`Calibration`; E5 is the default): another
-embedder, such as the tests' HashEmbedder, needs its own.
+Candidates are ordered by that score (of two equally close, the narrower item, with fewer
+texts, first) and the best is a match when it reaches the model's `low` cut-off (its relevance
+is not None). The models belong to the embedder (`Calibration`; kb.calibration.ROUTES is
+e5's): another embedder, such as the tests' HashEmbedder, needs its own.
 """
 
 from __future__ import annotations
@@ -42,16 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.calibration import FUSIONS, ROUTES, Calibration, Features, Level
 from kb.embed import Embedder, FloatMatrix
-from kb.index import DEPTH, Entry, HybridIndex, open_index
+from kb.index import DEPTH, Entry, HybridIndex, Scored
+from kb.index_files import open_index
 from kb.lexical import Tokenizer
+from kb.lexicon import Lexicon
 from kb.normalize import normalize
 
 __all__ = [
-    "E5",
-    "LEXICAL_THRESHOLD",
-    "THRESHOLD",
-    "Calibration",
     "Item",
     "ItemAnswer",
     "ItemIndex",
@@ -59,25 +49,6 @@ __all__ = [
     "match_items",
     "region_matches",
 ]
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How an embedder's cosines map to the [0, 1] score, and where a match starts."""
-
-    floor: float  # cosine of texts with nothing in common
-    ceiling: float  # cosine of the same matter in other words
-    semantic_weight: float
-    threshold: float  # with the model
-    lexical_threshold: float  # without it (lexical share alone)
-
-
-# multilingual-e5-small as rebuilt by kb.model; measured by bench/kb.py (module docstring).
-E5 = Calibration(
-    floor=0.85, ceiling=0.95, semantic_weight=0.6, threshold=0.43, lexical_threshold=0.40
-)
-THRESHOLD = E5.threshold
-LEXICAL_THRESHOLD = E5.lexical_threshold
 
 
 def region_matches(entry_region: str, region: str | None) -> bool:
@@ -102,14 +73,19 @@ class Item:
 
 @dataclass(frozen=True)
 class ItemMatch:
-    """A candidate item: `score` in [0, 1] (see the module docstring) and its parts;
-    `semantic` is None without the model. `text` is the item's text closest to the query."""
+    """A candidate item: `score`, the calibrated probability that it is what the question asks
+    for (module docstring), its `relevance` level (None below the lowest), and its parts:
+    `semantic` is the best cosine of the question with the item's texts (None without the
+    model), `lexical` the share of the question's word weight they contain. `text` is the
+    item's text closest to the query."""
 
     id: str
     score: float
     semantic: float | None
     lexical: float
     text: str
+    relevance: Level | None = None
+    fused: float = 0.0  # Features.fused of its best text
 
 
 @dataclass(frozen=True)
@@ -125,7 +101,7 @@ class ItemAnswer:
 class ItemIndex:
     """The hybrid index of items' texts, and the scoring above."""
 
-    def __init__(self, index: HybridIndex, calibration: Calibration = E5) -> None:
+    def __init__(self, index: HybridIndex, calibration: Calibration = ROUTES) -> None:
         self.index = index
         self.calibration = calibration
 
@@ -139,10 +115,12 @@ class ItemIndex:
         *,
         degraded_reason: str | None = None,
         progress: bool = False,
-        calibration: Calibration = E5,
+        calibration: Calibration = ROUTES,
         tokenizer: Tokenizer | None = None,
+        lexicon: Lexicon | None = None,
     ) -> ItemIndex:
-        """Open (building if needed) the index of `items` as `items-<name>` in `cache_dir`."""
+        """Open (building if needed) the index of `items` as `items-<name>` in `cache_dir`;
+        `lexicon` expands questions as in clause search."""
         entries = [
             Entry(item.id, str(n), item.region, item.text, normalize(item.text))
             for n, item in enumerate(items)
@@ -153,6 +131,7 @@ class ItemIndex:
             entries,
             tokenizer=tokenizer or Tokenizer(),
             embedder=embedder,
+            lexicon=lexicon,
             degraded_reason=degraded_reason,
             progress=progress,
         )
@@ -168,8 +147,8 @@ class ItemIndex:
 
     @property
     def threshold(self) -> float:
-        c = self.calibration
-        return c.threshold if self.dense_available else c.lexical_threshold
+        """The score a match needs: the lowest relevance's cut-off of the model in use."""
+        return self.calibration.model(self.dense_available).low
 
     @cached_property
     def _groups(self) -> dict[tuple[str, str], list[int]]:
@@ -178,15 +157,6 @@ class ItemIndex:
         for row, entry in enumerate(self.index.entries):
             groups.setdefault((entry.document, entry.region), []).append(row)
         return groups
-
-    @cached_property
-    def _words(self) -> dict[str, frozenset[str]]:
-        """Every token of each item's texts (the lexical share is over all of them)."""
-        words: dict[str, set[str]] = {}
-        for entry in self.index.entries:
-            tokens = self.index.tokenizer.tokens(entry.passage)
-            words.setdefault(entry.document, set()).update(tokens)
-        return {item: frozenset(tokens) for item, tokens in words.items()}
 
     def match(
         self,
@@ -204,34 +174,45 @@ class ItemIndex:
             if (allowed is None or item in allowed) and region_matches(item_region, region):
                 by_item.setdefault(item, []).extend(group)
         rows = sorted(row for group in by_item.values() for row in group)
-        vector = self.index.embed_query(query)
-        found = self.index.search(query, DEPTH, rows, vector=vector)
-        candidates = dict.fromkeys(self.index.entries[s.row].document for s in found)
-        tokens = self.index.tokenizer.tokens(query)
-        scored = [self._score(tokens, vector, item, by_item[item]) for item in candidates]
-        # Stable sort: equal scores keep the hybrid search's order.
-        scored.sort(key=lambda m: -m.score)
+        prepared = self.index.query(query)
+        vector = self.index.embed_query(prepared)
+        found = self.index.search(prepared, DEPTH, rows, vector=vector)
+        fused: dict[str, float] = {}
+        for s in found:
+            fused.setdefault(self.index.entries[s.row].document, _share(s, vector is not None))
+        # Of two items equally close (two rules citing one phrase), the narrower one, with fewer
+        # texts, answers: the other lists that matter among many. Then the hybrid search's order.
+        coverages = self.index.coverage(prepared, [by_item[item] for item in fused])
+        scored = [
+            self._score(vector, item, by_item[item], fused[item], coverage)
+            for item, coverage in zip(fused, coverages, strict=True)
+        ]
+        scored.sort(key=lambda m: (-m.score, len(by_item[m.id])))
         best = scored[0] if scored and scored[0].score >= limit else None
         return ItemAnswer(best, tuple(scored[:k]), limit)
 
     def _score(
-        self, tokens: list[str], vector: FloatMatrix | None, item: str, rows: list[int]
+        self,
+        vector: FloatMatrix | None,
+        item: str,
+        rows: list[int],
+        fused: float,
+        lexical: float,
     ) -> ItemMatch:
-        words = self._words[item]
-        weights = [self.index.bm25.idf(t) for t in tokens]
-        found = sum(w for t, w in zip(tokens, weights, strict=True) if t in words)
-        lexical = found / sum(weights) if weights else 0.0
         vectors = self.index.passage_vectors if self.index.dense_available else None
-        if vector is None or vectors is None:
-            closest = rows[0]  # without vectors, show the item's first text (its title)
-            return ItemMatch(item, lexical, None, lexical, self.index.entries[closest].text)
-        c = self.calibration
-        cosines = vectors[rows] @ vector
-        closest = rows[int(np.argmax(cosines))]
-        semantic = (float(cosines.max()) - c.floor) / (c.ceiling - c.floor)
-        semantic = min(max(semantic, 0.0), 1.0)
-        score = c.semantic_weight * semantic + (1 - c.semantic_weight) * lexical
-        return ItemMatch(item, score, semantic, lexical, self.index.entries[closest].text)
+        closest, cosine = rows[0], None  # without vectors, show the item's first text (its title)
+        if vector is not None and vectors is not None:
+            cosines = vectors[rows] @ vector
+            closest, cosine = rows[int(np.argmax(cosines))], float(cosines.max())
+        model = self.calibration.model(cosine is not None)
+        score = model.score(Features(cosine, lexical, fused))
+        text = self.index.entries[closest].text
+        return ItemMatch(item, score, cosine, lexical, text, model.level(score), fused)
+
+
+def _share(scored: Scored, dense: bool) -> float:
+    """A fused score over the best the pipeline can give (Features.fused)."""
+    return scored.score / FUSIONS["pipeline"].best(dense)
 
 
 def match_items(
@@ -243,7 +224,7 @@ def match_items(
     cache_dir: Path,
     embedder: Embedder | None,
     name: str = "adhoc",
-    calibration: Calibration = E5,
+    calibration: Calibration = ROUTES,
 ) -> ItemAnswer:
     """One-shot `ItemIndex.open(...).match(...)`; the index is cached like any other, so a
     second call with the same items does not re-embed them."""

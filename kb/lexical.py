@@ -1,7 +1,8 @@
 """The lexical half of the index: jieba tokens of the normalised text, scored with BM25 (bm25s).
 
     Tokenizer      normalise (kb.normalize), segment with jieba plus kb/terms.txt, drop
-                   punctuation and function words; the same for passages and queries
+                   punctuation and function words; the same for passages and queries.
+                   `grams` gives character bigrams of the same text, for typo tolerance
     Bm25           bm25s over those tokens; save/load as bm25s's own arrays
     highlight_spans  where query tokens occur in the ORIGINAL text (any script), for display
 
@@ -11,6 +12,12 @@ dictionary words inside a long word (产业功能区 also yields 产业, 功能,
 that names only part of a compound still matches it. A domain term also yields the pieces it is
 made of (非供地类项目 -> 非, 供地类项目, 供地, 类, 项目): search mode alone only yields
 sub-words that are dictionary entries, and a reviewer writes 不供地的项目, not the term.
+
+Character bigrams are a second lexical channel beside the words (kb.index fuses both): a slip
+of the input method (场房 for 厂房, 竟争 for 竞争) or a word jieba cuts differently in a question
+than in the passage breaks a word token, but leaves most of the bigrams around it intact.
+Bigrams by sound (pinyin) were measured too (bench/fit_search.py): no better on the paraphrase
+set's tuning half, for 55 MB and a second of start-up per process (pypinyin's dictionaries).
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from kb.normalize import normalize, to_simplified
 __all__ = ["Bm25", "Tokenizer", "highlight_spans", "load_terms"]
 
 # Bump when tokenisation changes in a way the terms file does not show; part of the index key.
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 
 # Function words and question words that a reviewer's question is full of and that say nothing
 # about which clause answers it. Content characters such as 市 or 县 stay: they distinguish
@@ -46,6 +53,8 @@ _STOPWORD_TEXT = """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Punctuation and symbols (Unicode categories P* and S*), and anything with no letter or digit.
 _WORDLIKE = re.compile(r"\w", re.UNICODE)
+# Runs of CJK ideographs, and of Latin letters or digits (kept whole as one gram: "ppp", "1000").
+_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 
 
 def load_terms(path: Path | None = None) -> list[str]:
@@ -142,14 +151,23 @@ class Tokenizer:
             out.append(word)
         return out
 
+    def grams(self, text: str) -> list[str]:
+        """Character bigrams of each ideograph run of the normalised, lower-cased text (a run
+        of one character is kept as it is), and each Latin or digit run whole."""
+        out: list[str] = []
+        for run in _RUNS.findall(normalize(text).lower()):
+            if run.isascii() or len(run) == 1:
+                out.append(run)
+            else:
+                out.extend(run[i : i + 2] for i in range(len(run) - 1))
+        return out
+
 
 FloatArray = npt.NDArray[np.float32]
 
 
 class Bm25:
     """BM25 scores of token lists (bm25s, Lucene variant, k1=1.5, b=0.75)."""
-
-    _DIR = "bm25"
 
     def __init__(self, model: Any) -> None:
         self._model = model
@@ -165,13 +183,14 @@ class Bm25:
         return cls(model)
 
     def save(self, folder: Path) -> None:
-        self._model.save(str(folder / self._DIR), show_progress=False)
+        """bm25s's arrays, in `folder` (created)."""
+        self._model.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path) -> Bm25:
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder / cls._DIR), show_progress=False))
+        return cls(bm25s.BM25.load(str(folder), show_progress=False))
 
     @property
     def size(self) -> int:

@@ -14,7 +14,6 @@ The rule for showing an answer, so that the card is never a guess:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from dsl.dates import today
@@ -24,22 +23,12 @@ from dsl.resolved import PolicyR
 from server import api_models as m
 from server import views
 from server.provenance import Notice, notice
+from server.route_text import asks_who, matter_of
 from server.service import Service
 
 __all__ = ["RouteCard", "asks_who", "matter_of", "route_cards"]
 
 MAX_CARDS = 3
-_ASKS = re.compile(
-    r"由谁|归谁|谁(?:来)?(?:负责|牵头|主管|管理|审批|审核|审定|办理|承担|组织|受理|批准)"
-    r"|(?:哪个|哪些|什么|哪家|哪一个)(?:部门|单位|机构|机关)"
-)
-# The question words with what hangs on them (由谁来负责, 哪个部门牵头), and the end of a
-# question, left out of the matter.
-_QUESTION = re.compile(
-    r"(?:由|归)?(?:谁|(?:哪个|哪些|什么|哪家|哪一个)(?:部门|单位|机构|机关))(?:来)?"
-    r"(?:负责|牵头|主管|管理|审批|审核|审定|办理|承担|组织|受理|批准)?"
-)
-_TRIM = " 　的是，,。.？?！!吗呢"
 
 
 @dataclass(frozen=True)
@@ -50,15 +39,6 @@ class RouteCard:
     ended: bool  # the policy is no longer in force (asked on its last day)
     match: m.RouteMatch
     notice: Notice | None  # the policy's source, when it is not the official text
-
-
-def asks_who(query: str) -> bool:
-    return _ASKS.search(query) is not None
-
-
-def matter_of(query: str) -> str:
-    """租赁厂房的项目由谁审核 → 租赁厂房的项目."""
-    return _QUESTION.sub("", query).strip(_TRIM)
 
 
 def _asked_on(policy: PolicyR, day: str) -> tuple[str, bool] | None:

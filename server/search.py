@@ -1,16 +1,19 @@
 """Search and free-text routing for the service: kb's indexes, fed from the policy set.
 
 kb indexes plain items and knows nothing about routing; this module turns the policy set's
-routing rules into items (title, matter phrases and cited quotes, with the policy's region)
-and a matched item back into the rule's RouteAnswer. `Searcher` opens the clause index, the
-routing index and the model lazily, once, on first use: `zhengce check` or `eval` never load
-torch, and a server starts before the model is loaded.
+routing rules into items (title, matter phrases and cited quotes without their unit lists,
+with the policy's region; server.route_text) and a matched item back into the rule's
+RouteAnswer. A free-text matter is matched without its question words. `Searcher` opens the
+clause index, the routing index and the model lazily, once, on first use: `zhengce check` or
+`eval` never load torch, and a server starts before the model is loaded. Both indexes expand
+questions with the drafters' lexicon, policies/lexicon.yaml (kb.lexicon).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dsl.resolved import PolicySet
@@ -19,21 +22,29 @@ from kb.corpus import Corpus
 from kb.embed import Embedder, default_embedder
 from kb.items import Item, ItemAnswer, ItemIndex
 from kb.lexical import Tokenizer
+from kb.lexicon import Lexicon, load_lexicon
 from kb.search import KnowledgeBase
 from server.config import Settings
 from server.results import Candidate
+from server.route_text import matter_of, task_text
 
 __all__ = ["RouteMatch", "Searcher", "route_items"]
 
 
+LEXICON = Path("policies") / "lexicon.yaml"  # in the project root
+
+
 def route_items(policies: PolicySet) -> list[Item]:
-    """One item per text a routing rule can be recognised by, keyed by the rule's id."""
+    """One item per text a routing rule can be recognised by, keyed by the rule's id: its
+    title (first), its name, its matters and its quotes' tasks (a quote that is only a unit
+    list is left out)."""
     items = []
     for route in policies.routes:
         policy = policies.policy(route.policy)
         region = policy.header.region if policy else ""
         a = route.ast
-        for text in (a.title, *a.matters, *(c.quote for c in a.cites)):
+        tasks = (task_text(c.quote) for c in a.cites)
+        for text in (a.title, a.name, *a.matters, *tasks):
             if text.strip():
                 items.append(Item(route.key, text, region))
     return items
@@ -72,6 +83,13 @@ class Searcher:
         self._kb: KnowledgeBase | None = None
         self._routes: ItemIndex | None = None
         self._tokenizer = Tokenizer()  # one jieba dictionary for both indexes, loaded lazily
+        self._lexicon: Lexicon | None = None
+
+    def lexicon(self) -> Lexicon:
+        """The drafters' lexicon; raises kb.lexicon.LexiconError when the file is malformed."""
+        if self._lexicon is None:
+            self._lexicon = load_lexicon(self.settings.root / LEXICON)
+        return self._lexicon
 
     def _model(self) -> tuple[Embedder | None, str | None]:
         # One embedder for both indexes, so the model is loaded once per process.
@@ -94,6 +112,7 @@ class Searcher:
                     corpus=self.corpus,
                     degraded_reason=reason,
                     tokenizer=self._tokenizer,
+                    lexicon=self.lexicon(),
                 )
             return self._kb
 
@@ -109,6 +128,7 @@ class Searcher:
                     degraded_reason=reason,
                     progress=progress,
                     tokenizer=self._tokenizer,
+                    lexicon=self.lexicon(),
                 )
             return self._routes
 
@@ -122,9 +142,11 @@ class Searcher:
         }
 
     def match_routes(self, text: str, region: str, date: str, k: int = 5) -> ItemAnswer:
-        """kb's answer among the routing rules in force for `region` on `date`."""
+        """kb's answer among the routing rules in force for `region` on `date`, for the
+        matter of `text` (its question words left out)."""
         in_force = [r.key for r in routes_in_force(self.policies, region, date)]
-        return self.route_index().match(text, region, ids=in_force, k=k)
+        matter = matter_of(text) or text
+        return self.route_index().match(matter, region, ids=in_force, k=k)
 
     def route_text(self, text: str, region: str, date: str, k: int = 5) -> RouteMatch:
         found = self.match_routes(text, region, date, k)

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from kb.calibration import Calibration, Relevance
 from kb.corpus import Corpus, UnknownClause, UnknownDocument
 from kb.embed import FloatMatrix, HashEmbedder
 from kb.filelock import lock, try_lock
 from kb.index import DenseUnavailableWarning
-from kb.items import Calibration, Item, ItemIndex, match_items
+from kb.items import Item, ItemIndex, match_items
 from kb.lexical import Tokenizer, highlight_spans
 from kb.model import ModelUnavailable
 from kb.search import KnowledgeBase, region_matches
@@ -188,7 +189,8 @@ def test_changed_source_rebuilds_and_reembeds_only_what_changed(tmp_path: Path) 
     new = KnowledgeBase.open(root, cache, embedder, progress=False)
     assert new.index.built and new.index.folder != old.index.folder
     assert not old.index.folder.exists()  # the stale build is removed
-    assert embedder.passages == 1  # only 三.3 changed; every other vector was reused
+    # Only 三.3 changed, and one of its sentences; every other vector was reused.
+    assert embedder.passages == 2
     assert new.search("鲲鹏基金", k=1)[0].clause == "三.3"
 
 
@@ -277,11 +279,13 @@ ITEMS = [
 ]
 
 
-# HashEmbedder's cosines run from 0 (no shared characters) to 1, not e5's 0.85-0.95.
+# HashEmbedder's cosines run from 0 (no shared characters) to 1, not e5's 0.85-0.95: its own
+# models, by the same form (kb.calibration.Relevance).
 HASH = Calibration(
-    floor=0.0, ceiling=1.0, semantic_weight=0.6, threshold=0.5, lexical_threshold=0.4
+    dense=Relevance(-6.0, 6.0, 4.0, 0.0, 0.0, 0.0, high=0.9, medium=0.7, low=0.5),
+    lexical=Relevance(-3.0, 0.0, 6.0, 0.0, 0.0, 0.0, high=0.9, medium=0.7, low=0.4),
 )
-THRESHOLD = HASH.threshold
+THRESHOLD = HASH.dense.low
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +329,7 @@ def test_item_match_without_model_uses_lexical_threshold(tmp_path: Path) -> None
             tmp_path, "test", ITEMS, None, degraded_reason="test", calibration=HASH
         )
     answer = lexical.match("土地能耗指标调配")
-    assert answer.threshold == HASH.lexical_threshold
+    assert answer.threshold == HASH.lexical.low
     assert answer.match is not None and answer.match.id == "p/指标"
     assert answer.match.semantic is None
 

@@ -1,8 +1,17 @@
 """Regression guards on retrieval quality with the real model (not timings; see bench/kb.py).
 
-The floors are the levels bench/kb.py measured, less one question of slack for floating-point
-differences between CPUs: hybrid recall@5 1.000 and recall@1 0.905 on 63 questions; free-text
-routing right on every calibration and held-out match, with no false match.
+The floors are issue 16's targets where the pipeline meets them, and otherwise the levels
+bench/kb.py measured, less one question of slack for floating-point differences between CPUs:
+
+- documents'-words set: recall@1 at least 0.905 and recall@5 1.000 (measured 0.968 / 1.000);
+- paraphrase set, report half (never fitted on): recall@1 >= 0.85, recall@5 >= 0.95 (0.877 /
+  1.000), and at most 5% of its answerable questions answered `found: false` (1.5%); the
+  tuning half likewise (0.881 / 0.970, 4.5% not found);
+- unanswerable questions reported found: the target (at most 10%) is NOT met; measured 30.8%
+  (tune) and 38.5% (report), guarded at those levels;
+- free-text routing: every calibration and held-out match right but one, no false match; no
+  near miss matched in the calibration part (where the threshold was chosen), at most one
+  in the held-out part (measured 1 of 14).
 """
 
 from __future__ import annotations
@@ -13,7 +22,15 @@ from pathlib import Path
 import pytest
 
 from kb.embed import Embedder
-from kb.evaluate import evaluate, evaluate_routes, load_questions, load_route_cases
+from kb.evaluate import (
+    evaluate,
+    evaluate_routes,
+    false_found,
+    load_near_misses,
+    load_questions,
+    load_route_cases,
+    load_unanswerable,
+)
 from kb.search import KnowledgeBase
 from server.search import Searcher
 from server.service import Service
@@ -21,6 +38,8 @@ from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
 QUESTIONS = load_questions(DATA / "kb_questions.yaml")
+PARAPHRASES = DATA / "paraphrase_questions.yaml"
+UNANSWERABLE = DATA / "unanswerable_questions.yaml"
 ONE_QUESTION = 1 / len(QUESTIONS)
 
 
@@ -32,27 +51,67 @@ def test_question_set_is_as_documented() -> None:
     assert documents == {p.stem for p in (ROOT / "policies" / "sources").glob("*.yaml")}
 
 
+def test_paraphrase_and_unanswerable_sets_are_split() -> None:
+    tune, report = (load_questions(PARAPHRASES, s) for s in ("tune", "report"))
+    assert len(tune) + len(report) >= 80 and min(len(tune), len(report)) >= 30
+    assert {q.document for q in report} == {q.document for q in QUESTIONS}
+    assert not {q.question for q in tune} & {q.question for q in report}
+    refused = [load_unanswerable(UNANSWERABLE, s) for s in ("tune", "report")]
+    assert sum(map(len, refused)) >= 15 and all(refused)
+
+
 def test_gold_clauses_exist(service: Service) -> None:
-    for q in QUESTIONS:
+    for q in QUESTIONS + load_questions(PARAPHRASES):
         for clause in (q.clause, *q.also):
             assert service.corpus.clause(q.document, clause) is not None, (q.document, clause)
 
 
+@pytest.fixture(scope="module")
+def kb(e5: tuple[Path, Embedder], service: Service) -> KnowledgeBase:
+    """The clause index as the service opens it: the project's lexicon included."""
+    cache, embedder = e5
+    settings = replace(service.settings, cache_dir=cache)
+    return Searcher(settings, service.corpus, service.policies, embedder).knowledge_base()
+
+
 @pytest.mark.slow
-def test_hybrid_recall(e5_kb: KnowledgeBase) -> None:
-    scores = evaluate(e5_kb, QUESTIONS, "hybrid")
-    assert e5_kb.dense_available
+def test_documents_words_recall(kb: KnowledgeBase) -> None:
+    scores = evaluate(kb, QUESTIONS)
+    assert kb.dense_available
     assert scores.recall_at_5 >= 1.0 - ONE_QUESTION, scores.misses
-    assert scores.recall_at_1 >= 0.905 - ONE_QUESTION
+    assert scores.recall_at_1 >= 0.905
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("part", ["calibration", "held_out"])
-def test_free_text_routing(part: str, e5: tuple[Path, Embedder], service: Service) -> None:
+@pytest.mark.parametrize(("split", "at1", "at5"), [("tune", 0.85, 0.95), ("report", 0.85, 0.95)])
+def test_paraphrase_recall_and_found(kb: KnowledgeBase, split: str, at1: float, at5: float) -> None:
+    questions = load_questions(PARAPHRASES, split)
+    scores = evaluate(kb, questions)
+    assert scores.recall_at_1 >= at1, scores.misses
+    assert scores.recall_at_5 >= at5, scores.misses
+    assert scores.not_found <= 0.05 + 1 / len(questions)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("split", "measured"), [("tune", 4 / 13), ("report", 5 / 13)])
+def test_unanswerable_questions_mostly_not_found(
+    kb: KnowledgeBase, split: str, measured: float
+) -> None:
+    questions = load_unanswerable(UNANSWERABLE, split)
+    assert false_found(kb, questions) <= measured + 1 / len(questions)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("part", "near_misses_matched"), [("calibration", 0), ("held_out", 1)])
+def test_free_text_routing(
+    part: str, near_misses_matched: int, e5: tuple[Path, Embedder], service: Service
+) -> None:
     cache, embedder = e5
     settings = replace(service.settings, cache_dir=cache)
     searcher = Searcher(settings, service.corpus, service.policies, embedder)
-    cases = load_route_cases(DATA / "route_queries.yaml", part)
-    scores = evaluate_routes(searcher.match_routes, cases)
+    path = DATA / "route_queries.yaml"
+    scores = evaluate_routes(searcher.match_routes, load_route_cases(path, part))
     assert scores.false_matches == 0, scores.errors
     assert scores.correct >= scores.matches - 1, scores.errors
+    near = evaluate_routes(searcher.match_routes, load_near_misses(path, part))
+    assert near.false_matches <= near_misses_matched, near.errors

@@ -7,9 +7,8 @@ import pytest
 
 from dsl.schema import FactError
 from dsl.vocabulary import Code
-from kb.index import RRF_K
 from server.labels import badge, error_text, idents, short_place
-from server.page_search import relevance
+from server.page_search import LABELS
 from server.regions import Region, regions, suggest
 from server.route_question import asks_who, matter_of
 from server.service import Service
@@ -93,11 +92,9 @@ def test_short_place() -> None:
     ]
 
 
-def test_relevance_buckets_follow_the_rank_in_every_ranking() -> None:
-    both = [1 / (RRF_K + r) + 1 / (RRF_K + r) for r in (1, 5, 6, 20, 21)]
-    assert [relevance(s, 2) for s in both] == ["高", "高", "中", "中", "低"]
-    assert relevance(1 / (RRF_K + 1), 2) == "低"  # found by one ranking only
-    assert relevance(1 / (RRF_K + 1), 1) == "高"  # semantic search off: one ranking counts
+def test_relevance_in_words_is_the_calibrated_level() -> None:
+    # One mapping: the API's `relevance` levels (kb.calibration), in the page's words.
+    assert LABELS == {"high": "高", "medium": "中", "low": "低", None: "不相关"}
 
 
 WHO = [

@@ -53,13 +53,32 @@ def test_search_json_shape() -> None:
     code, data = run_json("search", "不需要供地的项目投资多少要备案", "-k", "3")
     assert code == 0
     assert data["dense_available"] is True
+    assert data["found"] is True
     assert len(data["hits"]) == 3
+    keys = {"document", "clause", "title", "text", "score", "relevance", "highlights", "sentence"}
     for hit in data["hits"]:
-        assert set(hit) == {"document", "clause", "title", "text", "score", "highlights"}
+        assert set(hit) == keys
+        assert 0.0 <= hit["score"] <= 1.0
     assert [h["score"] for h in data["hits"]] == sorted(
         (h["score"] for h in data["hits"]), reverse=True
     )
-    assert ("pingliang-2023", "二.4") in {(h["document"], h["clause"]) for h in data["hits"]}
+    first = data["hits"][0]
+    assert (first["document"], first["clause"]) == ("pingliang-2023", "二.4")
+    assert first["relevance"] == "high"
+    # The sentence that answers, inside the clause (二.4 also speaks of 供地类 projects).
+    start, end = first["sentence"]
+    assert "1000万元以上的非供地类项目" in first["text"][start:end]
+    assert "对供地类项目" not in first["text"][start:end]
+
+
+def test_search_json_says_when_nothing_answers() -> None:
+    code, data = run_json("search", "年终奖的个人所得税怎么算？", "-k", "3")
+    assert code == 0
+    assert data["found"] is False
+    assert len(data["hits"]) == 3  # the nearest clauses, as such
+    assert all(h["relevance"] is None for h in data["hits"])
+    _, stdout, _ = run("search", "年终奖的个人所得税怎么算？", "-k", "3")
+    assert "没有找到相关条款" in stdout and "not relevant" in stdout
 
 
 def test_search_region_filter() -> None:

@@ -509,7 +509,8 @@ def test_search_shows_hits_with_highlights_and_links(client: TestClient, runtime
     # Words of one character (的, 谁) are not highlighted: they would mark everything.
     marks = [top.text[s:e] for s, e in top.highlights if e - s >= 2]
     assert [m.text for m in first.all("mark")] == marks and marks
-    assert first.one(cls="relevance").text in ("相关度 高", "相关度 中", "相关度 低")
+    levels = ("相关度 高", "相关度 中", "相关度 低", "相关度 不相关")
+    assert first.one(cls="relevance").text in levels
 
 
 def test_search_by_region_keeps_that_region(client: TestClient) -> None:

@@ -1,0 +1,308 @@
+"""Fit search's numbers (kb/calibration.py) on the TUNING halves, and print them.
+
+    python bench/fit_search.py [--cache DIR]
+
+Only `split: tune` questions of tests/data/paraphrase_questions.yaml and
+unanswerable_questions.yaml are read; the report halves are never loaded here.
+
+1. Fusion: every combination of the grid below is scored by MRR on the tuning half (recall@1
+   breaks ties, then fewer and lighter channels); the documents'-words set
+   (tests/data/kb_questions.yaml) is printed beside it as a check, never fitted on.
+2. Relevance, for each fusion of kb.calibration.FUSIONS (and the pipeline without the model):
+   a logistic regression of "this hit is a gold clause" on the hit's features (kb.calibration
+   .Features) over the top ten hits of every tuning question, unanswerable ones included. The
+   cut-off `low` is the highest that keeps at most 5% of the tuning half's answerable questions
+   from being reported not found; `medium` and `high` are fixed probabilities (0.3, 0.6).
+
+3. Routing (kb.items): the same logistic form over each candidate rule's features, on the
+   `calibration` part of tests/data/route_queries.yaml (matches, questions no rule answers,
+   near misses), with and without the model; a rule matches at `low`, the lowest cut-off at
+   which no calibration question is matched to a wrong rule (or to any, for those no rule
+   answers) — the `held_out` part is not read.
+
+Paste the printed `PIPELINE`, `RELEVANCE` and `ROUTES` into kb/calibration.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may be downloaded
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from dsl.routing import routes_in_force  # noqa: E402
+from kb.calibration import (  # noqa: E402
+    FUSIONS,
+    PIPELINE,
+    Calibration,
+    Features,
+    Fusion,
+    Relevance,
+)
+from kb.embed import Embedder, FloatMatrix, default_embedder  # noqa: E402
+from kb.evaluate import (  # noqa: E402
+    Question,
+    RouteCase,
+    load_near_misses,
+    load_questions,
+    load_route_cases,
+    load_unanswerable,
+)
+from kb.index import DenseUnavailableWarning  # noqa: E402
+from kb.items import ItemAnswer, ItemIndex  # noqa: E402
+from kb.lexicon import load_lexicon  # noqa: E402
+from kb.search import Candidate, KnowledgeBase  # noqa: E402
+from server.config import Settings  # noqa: E402
+from server.route_text import matter_of  # noqa: E402
+from server.search import route_items  # noqa: E402
+from server.service import Service  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+DEPTH = 10
+MEDIUM, HIGH = 0.3, 0.6
+MAX_NOT_FOUND = 0.05
+GRID = {
+    "words": (1.0,),
+    "grams": (0.0, 0.5, 1.0),
+    "dense": (0.5, 1.0, 1.5),
+    "k": (10, 30, 60),
+    "sentences": (False, True),
+    "expand": (False, True),
+}
+
+
+class Memo:
+    """An embedder that remembers query vectors: the grid asks the same questions often."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+        self._queries: dict[str, FloatMatrix] = {}
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    @property
+    def fingerprint(self) -> str:
+        return self._inner.fingerprint
+
+    def encode_queries(self, texts: Sequence[str]) -> FloatMatrix:
+        todo = [t for t in texts if t not in self._queries]
+        if todo:
+            self._queries.update(zip(todo, self._inner.encode_queries(todo), strict=True))
+        return np.stack([self._queries[t] for t in texts])
+
+    def encode_passages(self, texts: Sequence[str]) -> FloatMatrix:
+        return self._inner.encode_passages(texts)
+
+
+def ranks(kb: KnowledgeBase, questions: Sequence[Question], fusion: Fusion) -> list[int | None]:
+    out = []
+    for q in questions:
+        _, found = kb.candidates(q.question, DEPTH, mode=fusion)
+        hit = (kb.index.entries[c.scored.row] for c in found)
+        keys = [(e.document, e.key) for e in hit]
+        out.append(next((i for i, key in enumerate(keys, 1) if key in q.gold), None))
+    return out
+
+
+def summary(found: Sequence[int | None]) -> tuple[float, float, float]:
+    n = len(found) or 1
+    at1 = sum(r == 1 for r in found) / n
+    at5 = sum(r is not None and r <= 5 for r in found) / n
+    mrr = sum(1 / r for r in found if r) / n
+    return mrr, at1, at5
+
+
+def fit_fusion(kb: KnowledgeBase, tune: Sequence[Question], words: Sequence[Question]) -> Fusion:
+    print(f"\n== fusion grid: MRR, recall@1, recall@5 on {len(tune)} tuning questions")
+    results = []
+    for values in itertools.product(*GRID.values()):
+        fusion = Fusion(**dict(zip(GRID, values, strict=True)))  # type: ignore[arg-type]
+        mrr, at1, at5 = summary(ranks(kb, tune, fusion))
+        weight = fusion.words + fusion.grams + fusion.dense
+        results.append(((round(mrr, 4), at1, -weight), fusion, (mrr, at1, at5)))
+    results.sort(key=lambda r: r[0], reverse=True)
+    for _, fusion, (mrr, at1, at5) in results[:12]:
+        w_mrr, w1, w5 = summary(ranks(kb, words, fusion))
+        print(
+            f"tune {mrr:.3f} {at1:.3f} {at5:.3f} | documents' words {w_mrr:.3f} {w1:.3f} "
+            f"{w5:.3f} | {fusion}"
+        )
+    return results[0][1]
+
+
+def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
+    """Newton's method for L2-regularised logistic regression; x has a bias column."""
+    w = np.zeros(x.shape[1])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y) + l2 * w
+        hessian = (x.T * (p * (1 - p))) @ x + l2 * np.eye(len(w))
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return w
+
+
+def vector(f: Features, dense: bool) -> list[float]:
+    cosine = (f.cosine or 0.0) if dense else 0.0
+    return [1.0, cosine, f.coverage, f.fused, float(f.lacks), float(f.elsewhere)]
+
+
+def fit_model(
+    rows: list[list[float]], labels: list[bool], dense: bool, ranked: bool = True
+) -> Relevance:
+    """The logistic model of `labels` on feature `rows` (`vector`), cut-offs still to set;
+    without the cosine when not `dense`, without the fused score when not `ranked`."""
+    x, y = np.asarray(rows), np.asarray(labels, dtype=float)
+    # A constant column's weight stays 0 under the L2 term.
+    if not dense:
+        x[:, 1] = 0.0
+    if not ranked:
+        x[:, 3] = 0.0
+    bias, cosine, coverage, fused, lacking, elsewhere = (round(float(v), 3) for v in logistic(x, y))
+    return Relevance(
+        bias, cosine, coverage, fused, lacking, elsewhere, high=HIGH, medium=MEDIUM, low=0.0
+    )
+
+
+def fit_relevance(
+    kb: KnowledgeBase,
+    tune: Sequence[Question],
+    unanswerable: Sequence[str],
+    fusion: Fusion,
+    dense: bool,
+) -> Relevance:
+    rows, labels = [], []
+    tops: list[Features] = []
+    for q in tune:
+        _, found = kb.candidates(q.question, DEPTH, mode=fusion)
+        for c in found:
+            rows.append(vector(c.features, dense))
+            labels.append(key(kb, c) in q.gold)
+        tops.append(found[0].features)
+    refused: list[Features] = []
+    for text in unanswerable:
+        _, found = kb.candidates(text, DEPTH, mode=fusion)
+        rows.extend(vector(c.features, dense) for c in found)
+        labels.extend(False for _ in found)
+        refused.append(found[0].features)
+    model = fit_model(rows, labels, dense)
+    answerable = sorted(model.score(f) for f in tops)
+    allowed = int(MAX_NOT_FOUND * len(answerable))  # questions that may fall below `low`
+    low = min(round(answerable[allowed] - 5e-4, 3), MEDIUM)
+    model = replace(model, low=low)
+    not_found = sum(model.score(f) < low for f in tops) / len(tops)
+    wrongly = sum(model.score(f) >= low for f in refused) / (len(refused) or 1)
+    print(
+        f"   tune: answerable not found {not_found:.1%}, unanswerable found {wrongly:.1%} "
+        f"({len(refused)})"
+    )
+    return model
+
+
+def fit_routes(index: ItemIndex, service: Service, cases: Sequence[RouteCase]) -> Relevance:
+    dense = index.dense_available
+
+    def answers(items: ItemIndex) -> list[tuple[RouteCase, ItemAnswer]]:
+        out = []
+        for case in cases:
+            in_force = [r.key for r in routes_in_force(service.policies, case.region, case.date)]
+            query = matter_of(case.query) or case.query
+            out.append((case, items.match(query, case.region, ids=in_force, k=DEPTH)))
+        return out
+
+    rows, labels = [], []
+    for case, answer in answers(index):
+        for m in answer.candidates:
+            rows.append(vector(Features(m.semantic, m.lexical, m.fused), dense))
+            labels.append(m.id in case.rules)
+    # Without the fused score: a rule's rank among the rules says nothing about whether any
+    # of them is what was asked (the best one of a question no rule answers ranks first too).
+    model = fit_model(rows, labels, dense, ranked=False)
+    # The lowest cut-off above every wrong best candidate, as the fitted model ranks them.
+    fitted = ItemIndex(index.index, Calibration(model, model))
+    wrong, right = [0.0], []
+    for case, answer in answers(fitted):
+        if answer.candidates:
+            best = answer.candidates[0]
+            (right if best.id in case.rules else wrong).append(best.score)
+    low = round(max(wrong) + 5e-4, 3)
+    matched = sum(score >= low for score in right)
+    matches = sum(1 for case in cases if case.rules)
+    print(f"   calibration: {matched}/{matches} matched right at low={low}, no false match")
+    return replace(model, low=low)
+
+
+def key(kb: KnowledgeBase, c: Candidate) -> tuple[str, str]:
+    entry = kb.index.entries[c.scored.row]
+    return entry.document, entry.key
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, help="index cache (default: a fresh one)")
+    parser.add_argument(
+        "--keep-fusion", action="store_true", help="skip the grid: keep kb.calibration.PIPELINE"
+    )
+    args = parser.parse_args(argv)
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="zhengce-fit-"))
+    embedder, reason = default_embedder(cache)
+    if embedder is None:
+        print(f"the model is unavailable: {reason}")
+        return 1
+    lexicon = load_lexicon(ROOT / "policies" / "lexicon.yaml")
+    memo = Memo(embedder)
+    kb = KnowledgeBase.open(ROOT, cache, memo, progress=True, lexicon=lexicon)
+    tune = load_questions(DATA / "paraphrase_questions.yaml", "tune")
+    words = load_questions(DATA / "kb_questions.yaml")
+    unanswerable = load_unanswerable(DATA / "unanswerable_questions.yaml", "tune")
+
+    pipeline = PIPELINE if args.keep_fusion else fit_fusion(kb, tune, words)
+    print(f"PIPELINE = {pipeline}")
+    print("\n== relevance")
+    fitted = {}
+    runs = [(name, FUSIONS[name] if name != "pipeline" else pipeline, True) for name in FUSIONS]
+    runs.append(("pipeline/lexical", replace(pipeline, dense=0.0), False))
+    for name, fusion, dense in runs:
+        print(f"-- {name}")
+        fitted[name] = fit_relevance(kb, tune, unanswerable, fusion, dense and fusion.dense > 0)
+    print("RELEVANCE: dict[str, Relevance] = {")
+    for name, model in fitted.items():
+        print(f"    {name!r}: {model},")
+    print("}")
+
+    print("\n== routing (calibration part of route_queries.yaml, near misses included)")
+    service = Service.load(Settings.from_env({"ZHENGCE_CACHE": str(cache)}, root=ROOT))
+    items = route_items(service.policies)
+    routes = DATA / "route_queries.yaml"
+    cases = load_route_cases(routes, "calibration") + load_near_misses(routes, "calibration")
+    models = {}
+    for label, model in (("dense", memo), ("lexical", None)):
+        print(f"-- {label}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DenseUnavailableWarning)  # on purpose, here
+            index = ItemIndex.open(
+                cache, f"fit-{label}", items, model, degraded_reason="-", lexicon=lexicon
+            )
+        models[label] = fit_routes(index, service, cases)
+    print(f"ROUTES = Calibration(dense={models['dense']}, lexical={models['lexical']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

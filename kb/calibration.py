@@ -1,0 +1,225 @@
+"""Every number search is tuned by, in one place: how the channels are fused, and how a hit's
+features become a calibrated relevance.
+
+All of them were fitted by `python bench/fit_search.py` on the TUNING halves only
+(tests/data/paraphrase_questions.yaml and unanswerable_questions.yaml, `split: tune`); the
+report halves are never looked at when fitting. bench/kb.py prints the figures of both halves.
+
+Fusion. Each channel ranks the passages (clauses, or routing items' texts) and the ranks are
+fused by weighted reciprocal rank, sum of weight / (k + rank):
+
+    words    BM25 over jieba words of the question, plus the lexicon's official terms
+    grams    BM25 over character bigrams (typos, words jieba cuts differently)
+    dense    cosine of the e5 query with the passage or, with `sentences`, its best sentence
+
+Relevance. A hit's `score` is the calibrated probability that it answers the question, from a
+logistic model over features every hit has (`Features`), fitted on the tuning half's hits
+(its gold clauses as positives; other clauses in the top ten, and every hit of an
+unanswerable question, as negatives). `relevance` cuts that score: high, medium, low, or none
+below `low` — and a search whose best hit is below `low` has `found: false`. Without the
+model (BM25 alone) the semantic feature is missing, so a lexical model of its own applies.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "FUSIONS",
+    "PIPELINE",
+    "RELEVANCE",
+    "ROUTES",
+    "Calibration",
+    "Features",
+    "Fusion",
+    "Level",
+    "Relevance",
+    "relevance_model",
+]
+
+Level = Literal["high", "medium", "low"]
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the channels are fused; a weight of 0 turns a channel off."""
+
+    words: float
+    grams: float
+    dense: float
+    k: int  # the reciprocal-rank constant: how much a first place outweighs a tenth
+    sentences: bool  # dense takes the best of a clause and its sentences
+    expand: bool  # the lexicon's official terms are added to the question
+
+    def best(self, dense: bool) -> float:
+        """The fused score of a passage first in every channel used (`dense`: the dense
+        channel was), which a Features' `fused` is divided by."""
+        return (self.words + self.grams + (self.dense if dense else 0.0)) / (self.k + 1)
+
+
+# The pipeline as fitted (bench/fit_search.py), and the single channels and the earlier hybrid
+# (words + clause-level dense, RRF k=60, no lexicon) that bench/kb.py compares it with.
+PIPELINE = Fusion(words=1.0, grams=0.5, dense=0.5, k=10, sentences=True, expand=True)
+FUSIONS = {
+    "lexical": Fusion(words=1.0, grams=0.0, dense=0.0, k=60, sentences=False, expand=False),
+    "dense": Fusion(words=0.0, grams=0.0, dense=1.0, k=60, sentences=False, expand=False),
+    "hybrid": Fusion(words=1.0, grams=0.0, dense=1.0, k=60, sentences=False, expand=False),
+    "pipeline": PIPELINE,
+}
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the relevance model sees of one hit.
+
+    `cosine`: the e5 cosine of the question with the hit's best passage (None without the
+    model); `coverage`: the share of the question's word weight (BM25 idf, lexicon terms
+    included) that the hit contains; `fused`: the hit's fused score over the best score a
+    passage can reach (first in every channel), in [0, 1]; `lacks`: the question asks for an
+    amount, a time limit or a share and the hit states none (kb.answers); `elsewhere`: the
+    question is about a place no document covers (kb.places)."""
+
+    cosine: float | None
+    coverage: float
+    fused: float
+    lacks: bool = False
+    elsewhere: bool = False
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """A logistic model over `Features` and the cut-offs of its probability."""
+
+    bias: float
+    cosine: float
+    coverage: float
+    fused: float
+    lacks: float
+    elsewhere: float
+    high: float
+    medium: float
+    low: float
+
+    def score(self, f: Features) -> float:
+        z = self.bias + self.coverage * f.coverage + self.fused * f.fused
+        z += self.lacks * f.lacks + self.elsewhere * f.elsewhere
+        if f.cosine is not None:
+            z += self.cosine * f.cosine
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def level(self, score: float) -> Level | None:
+        if score >= self.high:
+            return "high"
+        if score >= self.medium:
+            return "medium"
+        if score >= self.low:
+            return "low"
+        return None
+
+
+# Fitted by bench/fit_search.py, one model per fusion, and for the pipeline without the model.
+RELEVANCE: dict[str, Relevance] = {
+    "lexical": Relevance(
+        bias=-45.242,
+        cosine=0.0,
+        coverage=5.255,
+        fused=43.676,
+        lacks=-7.162,
+        elsewhere=-5.432,
+        high=0.6,
+        medium=0.3,
+        low=0.243,
+    ),
+    "dense": Relevance(
+        bias=-58.627,
+        cosine=18.168,
+        coverage=8.529,
+        fused=40.106,
+        lacks=-6.533,
+        elsewhere=-5.564,
+        high=0.6,
+        medium=0.3,
+        low=0.084,
+    ),
+    "hybrid": Relevance(
+        bias=-27.409,
+        cosine=-1.314,
+        coverage=4.617,
+        fused=27.568,
+        lacks=-6.906,
+        elsewhere=-5.996,
+        high=0.6,
+        medium=0.3,
+        low=0.111,
+    ),
+    "pipeline": Relevance(
+        bias=-29.622,
+        cosine=14.873,
+        coverage=2.094,
+        fused=17.038,
+        lacks=-6.301,
+        elsewhere=-6.081,
+        high=0.6,
+        medium=0.3,
+        low=0.189,
+    ),
+    "pipeline/lexical": Relevance(
+        bias=-17.498,
+        cosine=0.0,
+        coverage=3.523,
+        fused=17.181,
+        lacks=-6.896,
+        elsewhere=-5.638,
+        high=0.6,
+        medium=0.3,
+        low=0.224,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Relevance models for one kind of item: with the e5 model, and without (BM25 only)."""
+
+    dense: Relevance
+    lexical: Relevance
+
+    def model(self, dense: bool) -> Relevance:
+        return self.dense if dense else self.lexical
+
+
+# Routing rules (kb.items): the same features and form, fitted by bench/fit_search.py on the
+# calibration part of tests/data/route_queries.yaml; a rule matches at `low`.
+ROUTES = Calibration(
+    dense=Relevance(
+        bias=-29.578,
+        cosine=24.265,
+        coverage=10.587,
+        fused=0.0,
+        lacks=0.0,
+        elsewhere=0.0,
+        high=0.6,
+        medium=0.3,
+        low=0.096,
+    ),
+    lexical=Relevance(
+        bias=-8.124,
+        cosine=0.0,
+        coverage=11.744,
+        fused=0.0,
+        lacks=0.0,
+        elsewhere=0.0,
+        high=0.6,
+        medium=0.3,
+        low=0.373,
+    ),
+)
+
+
+def relevance_model(mode: str, dense: bool) -> Relevance:
+    """The model for hits of `mode`; `dense` False when they have no cosine (no model)."""
+    if dense or mode not in ("pipeline", "hybrid"):
+        return RELEVANCE[mode]
+    return RELEVANCE["pipeline/lexical" if mode == "pipeline" else "lexical"]

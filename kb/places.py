@@ -1,0 +1,86 @@
+"""Does a question ask about a place no document covers ("杭州余杭区的…", "新疆的工业园区…")?
+
+The documents answer for their own regions; a question about another city or province is not
+answered by them, however close its words are to a clause. Search uses this as a feature of
+relevance (kb.calibration.Features.elsewhere).
+
+Place names come from jieba's own dictionary, the words tagged `ns` (place) that end in an
+administrative suffix (杭州市, 余杭区, 新疆维吾尔自治区), and the part before the suffix when
+jieba also tags that part a place (杭州, 新疆). A bare ns word without a suffix is not taken:
+jieba tags words such as 镇里 or 上岗 ns. A question asks about elsewhere when it names at
+least one such place and every place it names is unknown to the documents: neither a segment
+of a document's region (with or without its suffix) nor anywhere in their text (井冈山 is named
+by 江西's document, so a question about it is not elsewhere).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+from kb.normalize import normalize
+
+__all__ = ["Places", "place_names"]
+
+_SUFFIX = re.compile(
+    r"^(.{2,}?)(?:维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|特别行政区|省|市|县|区|州|盟)$"
+)
+
+
+@cache
+def place_names() -> frozenset[str]:
+    """Place names from jieba's dictionary (module docstring); read once per process."""
+    import jieba
+
+    tagged: set[str] = set()
+    suffixed: set[str] = set()
+    with jieba.get_dict_file() as lines:
+        for raw in lines:
+            parts = raw.decode("utf-8").split()
+            if len(parts) == 3 and parts[2] == "ns":
+                tagged.add(parts[0])
+                if len(parts[0]) >= 3 and _SUFFIX.match(parts[0]):
+                    suffixed.add(parts[0])
+    stems = {m.group(1) for name in suffixed if (m := _SUFFIX.match(name))}
+    return frozenset(suffixed | (stems & tagged))
+
+
+@cache
+def _longest() -> int:
+    return max(map(len, place_names()), default=0)
+
+
+class Places:
+    """The places a set of documents covers: their regions, and the text they name places in."""
+
+    def __init__(self, regions: Iterable[str], text: str) -> None:
+        self._known: set[str] = set()
+        for region in regions:
+            for segment in region.split("/"):
+                if segment:
+                    match = _SUFFIX.match(segment)
+                    self._known.update((segment, match.group(1)) if match else (segment,))
+        self._text = text
+
+    def named(self, question: str) -> list[str]:
+        """The place names in `question`, longest first at each position, in order."""
+        names = place_names()
+        longest = _longest()
+        text = normalize(question)
+        found: list[str] = []
+        i = 0
+        while i < len(text):
+            for n in range(min(longest, len(text) - i), 1, -1):
+                if text[i : i + n] in names:
+                    found.append(text[i : i + n])
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+    def elsewhere(self, question: str) -> bool:
+        """True when `question` names places and none of them is known to the documents."""
+        named = self.named(question)
+        return bool(named) and not any(p in self._known or p in self._text for p in named)

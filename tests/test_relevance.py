@@ -1,0 +1,177 @@
+"""Calibrated relevance and an honest "nothing found" (issue 16), and what routing weighs
+(issue 13 §4): the pieces without a model, then `found: false` through the API and the page
+with the real one (the CLI's is in tests/test_search_cli.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kb.answers import asks, lacks
+from kb.calibration import PIPELINE, RELEVANCE, ROUTES, Features
+from kb.embed import Embedder
+from kb.passages import sentences
+from kb.places import Places
+from kb.search import Hit, found
+from server.app import create_app
+from server.page_search import segments
+from server.route_text import asks_who, matter_of, task_text
+from tests.conftest import serving_settings
+
+UNANSWERABLE = "年终奖的个人所得税怎么算？"  # a tuning-half question: no document speaks of tax
+
+
+# ---------------------------------------------------------------------------- sentences
+
+
+def test_sentences_are_spans_of_the_clause() -> None:
+    text = "4.加强项目落地管理指导。严格项目准入、退出;对供地类项目,报市园区办汇总。\n（试行）"
+    found = sentences(text)
+    assert [text[s.start : s.end] for s in found] == [s.text for s in found]
+    assert found[0].text == "4.加强项目落地管理指导。"
+    assert found[-1].text.endswith("（试行）")  # too short alone: joined to the one before
+    assert sentences("一句话就是整个条款。") == []
+
+
+def test_a_sentence_is_set_apart_inside_its_clause_with_its_highlights() -> None:
+    text = "甲乙丙。丁戊己庚。辛"
+    parts = segments(text, [(1, 5), (8, 10)], (3, 8))
+    assert "".join(p.text for p in parts) == text
+    assert [(p.text, p.sentence) for p in parts] == [
+        ("甲乙丙", False),
+        ("。丁戊己庚", True),
+        ("。辛", False),
+    ]
+    # A highlight across the sentence's edge is cut at it, counted from each part's start.
+    assert [p.spans for p in parts] == [((1, 3),), ((0, 2),), ((0, 2),)]
+    assert segments(text, [(0, 2)], None)[0].spans == ((0, 2),)
+
+
+# ---------------------------------------------------------------------------- relevance
+
+
+def test_levels_and_found() -> None:
+    model = RELEVANCE["pipeline"]
+    assert model.low < model.medium < model.high
+    assert [model.level(s) for s in (model.high, model.medium, model.low)] == [
+        "high",
+        "medium",
+        "low",
+    ]
+    assert model.level(model.low - 1e-6) is None
+    hit = Hit("d", "1", "text", 0.1, ())
+    assert not found([hit]) and not found([])
+    assert found([hit, Hit("d", "2", "text", 0.9, (), "high")])
+
+
+def test_what_lowers_relevance() -> None:
+    model = RELEVANCE["pipeline"]
+    close = Features(cosine=0.93, coverage=0.6, fused=1.0)
+    assert model.level(model.score(close)) == "high"
+    for worse in (
+        Features(0.93, 0.6, 1.0, lacks=True),  # asks how much, the clause names no amount
+        Features(0.93, 0.6, 1.0, elsewhere=True),  # about a place no document covers
+        Features(0.85, 0.6, 1.0),  # far in meaning
+        Features(0.93, 0.6, 0.5),  # ranked low by every channel
+    ):
+        assert model.score(worse) < model.score(close)
+    assert PIPELINE.best(dense=True) > PIPELINE.best(dense=False)
+    assert ROUTES.model(dense=False) is ROUTES.lexical
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("平凉园区的工业用水每吨多少钱？", ("money",)),
+        ("外资企业在园区设公司，备案要几天？", ("duration",)),
+        ("存量楼宇入驻率要求不低于百分之几？", ("share",)),
+        ("园区的规划由谁审批？", ()),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
+    assert asks(question) == kinds
+
+
+def test_a_clause_lacks_the_kind_asked_for() -> None:
+    assert lacks(("money",), "加强园区基础配套建设。")
+    assert not lacks(("money",), "分别给予不低于100万元的资金奖励。")
+    assert not lacks(("share",), "存量楼宇平均入驻率不低于70%。")
+    assert not lacks((), "任何条款")
+
+
+def test_a_question_about_elsewhere() -> None:
+    places = Places(["浙江省/温州市/鹿城区", "江西省"], "总结推广井冈山经济技术开发区经验")
+    assert places.elsewhere("杭州余杭区的工业用地有什么优惠政策？")
+    assert places.elsewhere("新疆的工业园区土地出让起始价是多少？")
+    assert not places.elsewhere("鹿城区的产业平台怎么整合？")  # a region's segment
+    assert not places.elsewhere("温州的产业平台怎么整合？")  # without its suffix
+    assert not places.elsewhere("井冈山的经验要推广吗？")  # named by a document
+    assert not places.elsewhere("园区的规划由谁审批？")  # names no place
+
+
+# ---------------------------------------------------------------------------- routing text
+
+
+@pytest.mark.parametrize(
+    ("question", "matter"),
+    [
+        ("社会工作人才培养由哪个部门牵头？", "社会工作人才培养"),
+        ("专利质押融资工作找哪个部门？", "专利质押融资工作"),
+        ("国有资本创投管理机制创新找谁？", "国有资本创投管理机制创新"),
+        ("化工园区整治的牵头单位是谁？", "化工园区整治"),
+    ],
+)
+def test_a_routing_question_is_matched_by_its_matter(question: str, matter: str) -> None:
+    assert asks_who(question)
+    assert matter_of(question) == matter
+
+
+def test_unit_lists_are_cut_from_quotes() -> None:
+    assert task_text("加快整合(牽頭單位:省發改委;責任單位:各市)。") == "加快整合"
+    assert task_text("（责任单位：区经信局、区财政局）") == ""
+    assert task_text("牵头单位：市人社局，配合单位：市财政局") == ""
+    assert task_text("区审改办牵头相关部门优化审批流程") == "区审改办牵头相关部门优化审批流程"
+
+
+# ---------------------------------------------------------------------------- found: false
+
+
+@pytest.fixture(scope="module")
+def client(
+    e5: tuple[Path, Embedder], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    cache, embedder = e5
+    settings = serving_settings(tmp_path_factory.mktemp("relevance"), ZHENGCE_CACHE=str(cache))
+    with TestClient(create_app(settings, embedder=embedder)) as c:
+        yield c
+
+
+@pytest.mark.slow
+def test_the_api_says_found_false_and_gives_the_nearest_clauses(client: TestClient) -> None:
+    body = client.get("/v1/search", params={"q": UNANSWERABLE, "k": 3}).json()
+    assert body["found"] is False
+    assert len(body["hits"]) == 3 and all(h["relevance"] is None for h in body["hits"])
+    answered = client.get("/v1/search", params={"q": "不用新拿地的项目要报备吗", "k": 3}).json()
+    assert answered["found"] is True and answered["hits"][0]["relevance"] is not None
+
+
+@pytest.mark.slow
+def test_the_page_says_nothing_was_found(client: TestClient) -> None:
+    page = client.get("/search", params={"q": UNANSWERABLE}).text
+    assert "没有找到相关条款" in page and "最接近的条款（不一定相关）" in page
+    assert "相关度 不相关" in page and "相关度 高" not in page
+
+
+@pytest.mark.slow
+def test_the_page_sets_apart_the_sentence_that_answered(client: TestClient) -> None:
+    q = "投资1000万元以上的不用拿地的项目报哪里备案"
+    hit = client.get("/v1/search", params={"q": q, "k": 1}).json()["hits"][0]
+    start, end = hit["sentence"]
+    page = client.get("/search", params={"q": q}).text
+    assert "没有找到相关条款" not in page
+    sentence = page.split('<span class="answer-sentence"', 1)[1].split("</span>", 1)[0]
+    plain = sentence.split(">", 1)[1].replace("<mark>", "").replace("</mark>", "")
+    assert plain == hit["text"][start:end]
