@@ -1,5 +1,8 @@
 """What every `zhengce` command shares: the consoles, the context that holds the settings
-and the service, failing with a message and an exit code, and JSON on stdout."""
+and the service, failing with a message and an exit code, and JSON on stdout.
+
+Heavy modules (the service, the views, pydantic) are imported where they are used: `route` and
+`search` asking a running service import this module and must start in well under a second."""
 
 from __future__ import annotations
 
@@ -8,19 +11,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
 from dsl.dates import BadDate, date_or_today
-from kb.embed import Embedder
-from server import views
-from server.config import Settings
-from server.service import PolicyLoadError, Service
+from server.config import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from kb.embed import Embedder
+    from server.service import Service
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+DateOpt = Annotated[
+    str | None, typer.Option("--date", help="Evaluation date YYYY-MM-DD (default: today).")
+]
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -39,6 +47,8 @@ class Context:
     def service(self, *, conflicts: bool = True) -> Service:
         """The service, loaded once; `conflicts` False for the one command that reports
         them itself (`zhengce analyze`)."""
+        from server.service import PolicyLoadError, Service
+
         if self._service is None:
             try:
                 self._service = Service.load(
@@ -48,6 +58,16 @@ class Context:
                 err.print(e.result.render(), highlight=False, markup=False, soft_wrap=True)
                 fail(f"the policy set has {len(e.result.errors)} error(s); run `zhengce check`")
         return self._service
+
+
+def make_context(ctx: typer.Context) -> None:
+    """The root callback of the command line: the settings from the environment, unless a
+    test handed in its own Context."""
+    if ctx.obj is None:
+        try:
+            ctx.obj = Context(Settings.from_env())
+        except SettingsError as e:
+            fail(str(e), 2)
 
 
 def context(ctx: typer.Context) -> Context:
@@ -65,6 +85,8 @@ def print_json(data: Any) -> None:
 
 
 def print_view(model: BaseModel) -> None:
+    from server import views
+
     print_json(views.plain(model))
 
 

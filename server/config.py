@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, overload
+from urllib.parse import urlsplit
 
 MIB = 1024 * 1024
 
@@ -36,8 +37,15 @@ VARIABLES = (
     ),
     Variable(
         "ZHENGCE_TORCH_THREADS",
-        "torch threads for query embedding (one is fastest for single queries here)",
+        "threads for query embedding, onnxruntime's or torch's (one is fastest for single "
+        "queries here)",
         "1",
+    ),
+    Variable(
+        "ZHENGCE_SERVER",
+        "URL of a running zhengce service that `zhengce route` and `search` ask instead of "
+        "loading the policies and the model themselves, e.g. http://127.0.0.1:8000",
+        "unset: they answer in-process",
     ),
     Variable(
         "ZHENGCE_DECISION_LOG",
@@ -84,6 +92,7 @@ class Settings:
     root: Path
     cache_dir: Path  # the rebuilt search model (model/) and the index folders
     torch_threads: int
+    server: str | None  # a running service `route` and `search` ask; None: in-process
     decision_log_url: str
     admin_key: str | None  # None: the admin endpoints answer 403
     max_body_bytes: int  # any request body
@@ -105,6 +114,7 @@ class Settings:
             root=root,
             cache_dir=Path(cache) if cache else root / "var" / "index",
             torch_threads=_positive(env, "ZHENGCE_TORCH_THREADS", 1, "a number of threads"),
+            server=service_url(env.get("ZHENGCE_SERVER") or None, "ZHENGCE_SERVER"),
             decision_log_url=env.get("ZHENGCE_DECISION_LOG") or default_log_url(root),
             admin_key=env.get("ZHENGCE_ADMIN_KEY") or None,
             max_body_bytes=_positive(env, "ZHENGCE_MAX_BODY_BYTES", 1 * MIB, "a number of bytes"),
@@ -121,6 +131,17 @@ class Settings:
                 env, "ZHENGCE_LOG_RETENTION_DAYS", None, "a number of days"
             ),
         )
+
+
+def service_url(url: str | None, name: str) -> str | None:
+    """`url` without a trailing slash when it is an http(s) URL with a host (or None);
+    else a SettingsError naming where it came from (`name`)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {url!r}")
+    return url.rstrip("/")
 
 
 def default_log_url(root: Path) -> str:

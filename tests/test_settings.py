@@ -38,6 +38,7 @@ def test_settings_are_read_from_the_environment_given(tmp_path: Path) -> None:
         "ZHENGCE_ROOT": str(tmp_path),
         "ZHENGCE_CACHE": str(tmp_path / "c"),
         "ZHENGCE_TORCH_THREADS": "2",
+        "ZHENGCE_SERVER": "http://127.0.0.1:8000/",
         "ZHENGCE_DECISION_LOG": "sqlite:///x.db",
         "ZHENGCE_ADMIN_KEY": "k",
         "ZHENGCE_MAX_BODY_BYTES": "10",
@@ -55,6 +56,7 @@ def test_settings_are_read_from_the_environment_given(tmp_path: Path) -> None:
     assert (s.max_body_bytes, s.max_batch_body_bytes, s.warm) == (10, 20, False)
     assert (s.header_timeout, s.max_batches, s.batch_explain_max) == (3, 4, 5)
     assert s.log_retention_days == 90
+    assert s.server == "http://127.0.0.1:8000"
 
 
 def test_defaults_sit_under_the_root(tmp_path: Path) -> None:
@@ -64,6 +66,7 @@ def test_defaults_sit_under_the_root(tmp_path: Path) -> None:
     assert (s.torch_threads, s.admin_key, s.warm) == (1, None, True)
     assert (s.header_timeout, s.max_batches, s.batch_explain_max) == (10, 2, 100)
     assert s.log_retention_days is None  # kept for good
+    assert s.server is None  # route and search answer in-process
 
 
 @pytest.mark.parametrize(
@@ -75,6 +78,7 @@ def test_defaults_sit_under_the_root(tmp_path: Path) -> None:
         ("ZHENGCE_MAX_BATCH_BODY_BYTES", "1e6"),
         ("ZHENGCE_LOG_RETENTION_DAYS", "0"),
         ("ZHENGCE_HEADER_TIMEOUT", "ten"),
+        ("ZHENGCE_SERVER", "127.0.0.1:8000"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:

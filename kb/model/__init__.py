@@ -12,10 +12,12 @@ into the kb cache (kb.model.cache):
         tokenizer.json  tokenizer_config.json  special_tokens_map.json
         modules.json  sentence_bert_config.json  config_sentence_transformers.json
         1_Pooling/config.json  2_Normalize/config.json
+      onnx-query-<key>/                        kb.onnx_query's export of the same model
 
 The modules, in build order: source (find and verify the file), fileformat (parse its layout),
 weights (dequantise), tokenizer (rebuild tokenizer.json), config (the JSON files), cache (the
-folder, its checksums and lock). Loading the folder is kb.embed's business.
+folder, its checksums and lock), onnx_export (the folder as an int8 ONNX graph, for
+kb.onnx_query). Loading the folder is kb.embed's business.
 
 Every failure to provide the model raises `ModelUnavailable` (a `RuntimeError`). Importing this
 package loads no heavy library; torch and friends are imported when a model is built or loaded.
@@ -27,6 +29,7 @@ from kb.model.cache import (
     MODEL_ID,
     Progress,
     ensure_model,
+    installed_version,
     model_dir,
     model_fingerprint,
 )
@@ -40,6 +43,7 @@ __all__ = [
     "ModelUnavailable",
     "Progress",
     "ensure_model",
+    "installed_version",
     "model_dir",
     "model_fingerprint",
     "source_path",

