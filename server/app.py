@@ -6,8 +6,8 @@ the same settings from the environment (server.config).
 
 Around the endpoints, outermost first: security headers and the refusal of cross-site and
 non-JSON requests (server.security), the body size limit (errors.BodyLimit), the batch
-limits (server.limits), and, in a server's worker, following the fleet's policy revision
-(FollowRevision).
+limits (server.limits), in a server's worker following the fleet's policy revision
+(FollowRevision), and the fast path of a well-formed `POST /v1/evaluate` (server.direct).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from server import api_models as m
 from server import views, web
 from server.api import api, runtime_of
 from server.config import Settings
-from server.errors import ApiError, BodyLimit, install, item
+from server.direct import DirectEvaluate
+from server.errors import ApiError, BodyLimit, error_response, install, item
 from server.limits import BatchLimits
 from server.project_schema import project_json_schema
 from server.revision import RevisionStore
@@ -159,6 +160,7 @@ def create_app(
     app.include_router(web.router)
     api_docs(app)
     # Added innermost first.
+    app.add_middleware(DirectEvaluate, runtime=runtime)
     if runtime.revisions is not None:
         app.add_middleware(FollowRevision, runtime=runtime)
     app.add_middleware(
@@ -182,8 +184,9 @@ BATCH = "/v1/evaluate/batch"
 
 async def not_serving(_: Request, exc: Exception) -> JSONResponse:
     message = str(exc)
-    error = ApiError(503, "not_ready", message, [item("no_policy_set", message, "policies")])
-    return JSONResponse(error.body(), 503)
+    return error_response(
+        ApiError(503, "not_ready", message, [item("no_policy_set", message, "policies")])
+    )
 
 
 async def workers_behind(_: Request, exc: Exception) -> JSONResponse:
@@ -196,7 +199,7 @@ async def workers_behind(_: Request, exc: Exception) -> JSONResponse:
         item("worker_behind", f"serves {w.revision or 'nothing'}", f"worker {w.pid}")
         for w in exc.behind
     ]
-    return JSONResponse(ApiError(503, "reload_incomplete", message, behind).body(), 503)
+    return error_response(ApiError(503, "reload_incomplete", message, behind))
 
 
 def serving_app() -> FastAPI:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server import request_body
 from server.errors import refusal
 
 __all__ = ["BatchLimits"]
@@ -39,7 +40,7 @@ class BatchLimits:
             return
         self.running += 1
         try:
-            body = await _body(receive)
+            body = await request_body.read(receive)
             if body is None:  # the client went away
                 return
             if _explained(body) > self.explain_max:
@@ -49,7 +50,7 @@ class BatchLimits:
                 )
                 await refusal(422, "explain_limit", message, "explain")(scope, receive, send)
                 return
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, request_body.replaying(body, receive), send)
         finally:
             self.running -= 1
 
@@ -67,27 +68,3 @@ def _explained(body: bytes) -> int:
         return 0
     projects = data.get("projects")
     return len(projects) if isinstance(projects, list) else 0
-
-
-async def _body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
