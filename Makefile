@@ -24,8 +24,10 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/zhengce kb build
 	HF_HUB_OFFLINE=1 $(BIN)/zhengce serve --host 127.0.0.1 --port 8000
 
+# Two workers (pytest-xdist), one per core; a file's tests stay together on one worker, so
+# module fixtures (a served process, a browser) start once.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The developer's loop, under a minute on two cores: no browser, no served process, none of the
 # slow tests (markers in pyproject.toml), and a tenth of every property test's examples.
@@ -48,6 +50,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/eval.py
 	$(BIN)/python bench/kb.py
+	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/http.py
 
 clean:

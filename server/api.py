@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from kb.corpus import UnknownClause, UnknownDocument
+from server import api_impact_models as im
 from server import api_models as m
 from server import api_policy_models as pm
 from server import views
@@ -79,16 +80,22 @@ async def evaluate(body: m.EvaluateRequest, request: Request) -> Response:
     citations with the full clause text and, with `explain`, why every other rule did not
     fire and related clauses of other documents. Every decision is logged; its
     `decision_id` finds it again at `/v1/decisions/{decision_id}`."""
-    runtime = runtime_of(request)
-    date = body.date
+    return json_response(await evaluated(runtime_of(request), body))
+
+
+async def evaluated(runtime: Runtime, body: m.EvaluateRequest) -> str:
+    """The decision's JSON text, once logged: the answer of `evaluate` and of its fast path
+    (server.direct). Raises ApiError, and NotServing."""
     try:
         if body.explain:  # may search the knowledge base: off the event loop
-            logged = await run_in_threadpool(runtime.decide, body.project, date, True, body.engine)
+            logged = await run_in_threadpool(
+                runtime.decide, body.project, body.date, True, body.engine
+            )
         else:
-            logged = runtime.decide(body.project, date, False, body.engine)
+            logged = runtime.decide(body.project, body.date, False, body.engine)
     except InputError as exc:
         raise invalid_project(exc.errors) from exc
-    return json_response(await acknowledged(runtime, logged))
+    return await acknowledged(runtime, logged)
 
 
 @api.post(
@@ -233,7 +240,7 @@ def decision(decision_id: str, request: Request) -> Response:
 
 @api.post(
     "/admin/reload",
-    response_model=m.ReloadResponse,
+    response_model=m.ReloadResponse | im.ImpactReport,
     responses={
         401: {"model": m.ErrorBody, "description": "No or wrong X-API-Key."},
         403: {"model": m.ErrorBody, "description": "Admin is off: ZHENGCE_ADMIN_KEY is unset."},
@@ -245,9 +252,19 @@ def decision(decision_id: str, request: Request) -> Response:
 def reload(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="ZHENGCE_ADMIN_KEY")] = None,
+    dry_run: Annotated[
+        bool,
+        Query(
+            description="Change nothing: answer the impact report (`zhengce impact --json`) of "
+            "policies/ against the set in force."
+        ),
+    ] = False,
 ) -> Response:
     """Re-read the policies and sources and check them. A set with errors is refused with the
-    check report in `errors` (file:line:col), and the last good set keeps serving."""
+    check report in `errors` (file:line:col), and the last good set keeps serving. With
+    `dry_run`, nothing is reloaded: the answer is the impact report, every decision that
+    would change (the decision log's recent requests, the policy tests, the golden cases and
+    projects at every threshold), grouped by the rule edit behind it."""
     runtime = runtime_of(request)
     expected = runtime.settings.admin_key
     if expected is None:
@@ -258,6 +275,8 @@ def reload(
     before = runtime.service.policies.revision
     root = str(runtime.settings.root)
     try:
+        if dry_run:
+            return view_response(views.impact(runtime.dry_run()))
         report = runtime.reload()
     except PolicyLoadError as exc:
         errors = diagnostics(exc.result.errors, root)

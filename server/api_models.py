@@ -75,8 +75,10 @@ class EvaluateRequest(Request):
     explain: bool = Field(
         False, description="Add `why_not` for every rule that did not fire, and `related`."
     )
-    engine: Literal["rete", "interpret"] = Field(
-        "rete", description="The Rete engine, or the reference interpreter (they agree)."
+    engine: Literal["compiled", "rete", "interpret"] = Field(
+        "compiled",
+        description="The evaluator: the compiled one (the fastest), the Rete engine "
+        "(durable-rules) or the reference interpreter. They give the same decision.",
     )
 
 
@@ -97,7 +99,7 @@ class BatchRequest(Request):
     projects: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
     date: IsoDate | None = None
     explain: bool = False
-    engine: Literal["rete", "interpret"] = "rete"
+    engine: Literal["compiled", "rete", "interpret"] = "compiled"
 
 
 class RouteRequest(Request):
@@ -413,13 +415,27 @@ class SearchHit(Out):
     clause: str
     title: str = Field(description="The document's title.")
     text: str
-    score: float
+    score: float = Field(
+        description="The calibrated probability (0-1) that the clause answers the question."
+    )
+    relevance: Literal["high", "medium", "low"] | None = Field(
+        description="The score's level (cut-offs in README); null below `low`: a nearest "
+        "clause, not an answer."
+    )
     highlights: list[list[int]]
+    sentence: list[int] | None = Field(
+        description="[start, end) of the sentence of `text` that answered best, when one "
+        "sentence matched better than the whole clause."
+    )
 
 
 class SearchResponse(Out):
     query: str
     hits: list[SearchHit]
+    found: bool = Field(
+        description="false when no hit reaches `low` relevance: no clause answers the "
+        "question, and `hits` are only the nearest clauses."
+    )
     dense_available: bool
     degraded_reason: str | None
 

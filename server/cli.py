@@ -16,22 +16,26 @@ from dsl.errors import DslError
 from dsl.fmt import format_module
 from dsl.parser import parse
 from dsl.policytest import TestFileError, rule_coverage, run_files
-from server import present, present_kb, views
+from server import present, views
 from server.cli_analyze import analyze_command
 from server.cli_common import (
-    Context,
+    DateOpt,
     JsonFlag,
-    checked_date,
     context,
     err,
     fail,
+    make_context,
     out,
     print_view,
     reported_warnings,
 )
+from server.cli_draft import add_command, draft_command
+from server.cli_impact import impact_command
 from server.cli_kb import kb_app
-from server.config import VARIABLES, Settings, SettingsError
-from server.service import ENGINES, InputError, UnknownPolicy
+from server.cli_lsp import lsp_command
+from server.cli_search import route, search
+from server.config import VARIABLES
+from server.service import DEFAULT_ENGINE, ENGINES, InputError, UnknownPolicy
 from server.service import check as check_policies
 
 app = typer.Typer(
@@ -43,21 +47,21 @@ app = typer.Typer(
 )
 app.add_typer(kb_app, name="kb")
 app.command("analyze")(analyze_command)
+app.command("add")(add_command)
+app.command("draft")(draft_command)
+app.command("lsp")(lsp_command)
+app.command("impact")(impact_command)
+app.command()(route)
+app.command()(search)
+app.callback()(make_context)
 
-
-@app.callback()
-def main(ctx: typer.Context) -> None:
-    if ctx.obj is None:
-        try:
-            ctx.obj = Context(Settings.from_env())
-        except SettingsError as e:
-            fail(str(e), 2)
-
-
-DateOpt = Annotated[
-    str | None, typer.Option("--date", help="Evaluation date YYYY-MM-DD (default: today).")
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help=f"Evaluator: {', '.join(ENGINES)} (they agree; compiled is the fastest).",
+    ),
 ]
-EngineOpt = Annotated[str, typer.Option("--engine", help=f"Evaluator: {' or '.join(ENGINES)}.")]
 
 
 # ------------------------------------------------------------------------------ drafting
@@ -132,11 +136,22 @@ def test_policies(
     files: Annotated[
         list[Path] | None, typer.Argument(help="YAML test files (default: policies/tests/*.yaml).")
     ] = None,
-    engine: EngineOpt = "rete",
+    engine: EngineOpt = DEFAULT_ENGINE,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            help="One policy only: its tests (policies/tests/ID.yaml unless files are given) "
+            "and its rules and routes in the coverage.",
+        ),
+    ] = None,
 ) -> None:
     """Run the policy tests and report which rules and routes no test exercises."""
     service = context(ctx).service()
-    targets = files or sorted((service.root / "policies" / "tests").glob("*.yaml"))
+    if policy is not None and service.policies.policy(policy) is None:
+        fail(str(UnknownPolicy(policy, [p.id for p in service.policies.policies])), 2)
+    folder = service.root / "policies" / "tests"
+    targets = files or ([folder / f"{policy}.yaml"] if policy else sorted(folder.glob("*.yaml")))
     try:
         results = run_files(service.policies, service.engine(engine), targets)
     except TestFileError as e:
@@ -147,6 +162,9 @@ def test_policies(
             for f in r.failures:
                 out.print(f"     {f}", highlight=False, markup=False)
     covered, uncovered = rule_coverage(service.policies, results)
+    if policy is not None:
+        covered = {k for k in covered if k.startswith(f"{policy}/")}
+        uncovered = {k for k in uncovered if k.startswith(f"{policy}/")}
     total = len(covered) + len(uncovered)
     passed = sum(r.passed for r in results)
     out.print(f"coverage: {len(covered)}/{total} rules and routes exercised by some case")
@@ -192,7 +210,7 @@ def evaluate(
     ] = False,
     date: DateOpt = None,
     as_json: JsonFlag = False,
-    engine: EngineOpt = "rete",
+    engine: EngineOpt = DEFAULT_ENGINE,
 ) -> None:
     """Evaluate a project against the policies in force for its region and date. `--json`
     prints the body of `POST /v1/evaluate` (with `decision_id` null: nothing is logged)."""
@@ -216,70 +234,23 @@ def evaluate(
         out.print(present.decision(evaluation.decision, explain))
 
 
-@app.command()
-def route(
+@app.command("coverage")
+def coverage_cmd(
     ctx: typer.Context,
-    matter: Annotated[
-        str,
-        typer.Argument(
-            help="A routing rule id (policy/name or name), or the matter in plain words, "
-            "e.g. 园区遇到重大困难找谁协调."
-        ),
-    ],
-    region: Annotated[str, typer.Option("--region", help="Region path, e.g. 甘肃省/平凉市.")],
-    date: DateOpt = None,
-    k: Annotated[int, typer.Option("-k", help="How many candidates to list.", min=1)] = 5,
-    as_json: JsonFlag = False,
-) -> None:
-    """Who leads, who is responsible and who assists (牵头 / 责任 / 配合), by routing rule id
-    or by the matter in plain words. Free text is matched against the rules in force for the
-    region and date; below the confidence threshold it says so, lists the nearest rules and
-    exits 1.
-    `--json` prints the body of `POST /v1/route`."""
-    service = context(ctx).service()
-    with reported_warnings():
-        found = service.route(matter, region, checked_date(date), k)
-    if as_json:
-        print_view(views.route(found, k))
-    elif found.answer is not None or found.threshold is not None:
-        out.print(present_kb.route_match(found, matter))
-    if found.answer is None:
-        if found.threshold is None:  # nothing was matched: no rule in force, or a wrong id
-            fail(f"{found.message}; a policy's region and effective period decide this")
-        raise typer.Exit(1)
-
-
-@app.command()
-def search(
-    ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
-    k: Annotated[int, typer.Option("-k", help="How many clauses to show.", min=1)] = 10,
-    region: Annotated[
+    document: Annotated[
         str | None,
-        typer.Option(
-            "--region", help="Only documents of this region, or of a region containing it."
-        ),
+        typer.Argument(help="One source document, or the policy encoding it (default: all)."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Search the source documents clause by clause (BM25 + semantic, fused), best first,
-    with the query's words highlighted. Builds the index on first use. `--json` prints the
-    body of `GET /v1/search`."""
-    service = context(ctx).service()
-    with reported_warnings():
-        found = service.search(query, k, region)
-    if as_json:
-        print_view(views.search(found))
-    else:
-        out.print(present_kb.hits([t.hit for t in found.hits], query))
-
-
-@app.command("coverage")
-def coverage_cmd(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Per document: clauses encoded, deliberately skipped, and still open. Exits 1 when a
     clause that assigns a path, unit or prohibition is open without a recorded reason.
-    `--json` prints the body of `GET /v1/coverage`."""
-    docs = context(ctx).service().coverage
+    `--json` prints the body of `GET /v1/coverage` (with a DOCUMENT, that document only)."""
+    service = context(ctx).service()
+    try:
+        docs = (service.document_coverage(document),) if document else service.coverage
+    except UnknownPolicy as e:
+        fail(str(e), 2)
     if as_json:
         print_view(views.coverage(docs))
     else:

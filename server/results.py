@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from dsl.coverage import ClauseStatus, DocumentCoverage
 from dsl.decide import Citation, Decision
+from dsl.impact import Impact
 from dsl.resolved import PolicyR
 from dsl.routing import RouteAnswer
 from kb.corpus import Document
 from kb.items import ItemMatch
-from kb.search import Hit
+from kb.search import Hit, found
 from kb.segment import Clause
 
 
@@ -80,6 +81,11 @@ class SearchResult:
     dense_available: bool
     degraded_reason: str | None
 
+    @property
+    def found(self) -> bool:
+        """Some hit reaches the lowest relevance; false: nothing answers the question."""
+        return found([t.hit for t in self.hits])
+
 
 @dataclass(frozen=True)
 class ClauseResult:
@@ -100,3 +106,14 @@ class PolicyResult:
 class PolicyList:
     revision: str
     policies: tuple[PolicyResult, ...]
+
+
+@dataclass(frozen=True)
+class ImpactResult:
+    """An edit's impact (dsl.impact) and against what: `base` names it (a git revision and
+    its commit, or the served set), `replay` where the projects were decided (in-process, or
+    a Dask scheduler's address)."""
+
+    base: str
+    impact: Impact
+    replay: str

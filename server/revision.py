@@ -32,7 +32,7 @@ from pathlib import Path
 
 from kb.filelock import lock
 
-__all__ = ["RevisionStore", "Snapshot", "Stamp", "WorkerState"]
+__all__ = ["RevisionStore", "Snapshot", "Stamp", "WorkerState", "served_snapshot"]
 
 Stamp = tuple[int, int]  # the marker's inode and modification time
 POLL = 0.05  # seconds between looks at the workers while a reload waits for them
@@ -195,6 +195,18 @@ class RevisionStore:
 
 def _markers(fleets: Path) -> Iterator[Path]:
     return (f / "current" for f in fleets.iterdir())
+
+
+def served_snapshot(folder: Path) -> tuple[Path, Snapshot] | None:
+    """The set a live server keeps in `folder` (var/policy-set/) and where its policies/ is:
+    the one accepted last when several servers run, else the last good one; None when no
+    server ever accepted one. Read-only (`zhengce impact --base served`)."""
+    fleets = folder / "fleets"
+    markers = _markers(fleets) if fleets.is_dir() else iter(())
+    live = [m for m in markers if _owner_alive(m.parent.name) and m.exists()]
+    marker = max(live, key=lambda m: m.stat().st_mtime_ns, default=folder / "last-good")
+    snapshot = _read_snapshot(marker)
+    return None if snapshot is None else (folder / "snapshots" / snapshot.name, snapshot)
 
 
 def _identity(pid: int) -> str:

@@ -32,9 +32,11 @@ from server import api_models as m
 from server import views
 from server.config import Settings
 from server.decision_log import DecisionLog, Entry, LoggedDecision, RawJSON
+from server.impact import reload_impact
 from server.incident import report
+from server.results import ImpactResult
 from server.revision import RevisionStore, Snapshot, Stamp, WorkerState
-from server.service import InputError, PolicyLoadError, Service
+from server.service import DEFAULT_ENGINE, InputError, PolicyLoadError, Service
 from server.wellformed import invalid_text_at, message
 
 log = logging.getLogger("zhengce")
@@ -42,6 +44,7 @@ log = logging.getLogger("zhengce")
 WATCH_EVERY = 0.2  # seconds between the watcher's looks at the fleet's marker (a stat)
 RETRY_EVERY = 5.0  # seconds between loads tried while there is nothing to serve
 RELOAD_WAIT = 30.0  # seconds a reload waits for the other workers to switch
+WARM_QUESTION = "园区"  # any question will do
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ class Runtime:
 
     def _load(self, settings: Settings) -> Service:
         service = Service.load(settings, embedder=self.embedder)
-        service.engine("rete")  # compile before serving, not on the first request
+        service.engine()  # compile before serving, not on the first request
         return service
 
     @property
@@ -243,7 +246,7 @@ class Runtime:
         project: Mapping[str, Any],
         date: str | None = None,
         explain: bool = False,
-        engine: str = "rete",
+        engine: str = DEFAULT_ENGINE,
     ) -> Logged:
         """Evaluate and prepare the decision's view and log entry. Raises InputError."""
         service = self.service  # one policy set for the whole request, even during a reload
@@ -291,18 +294,32 @@ class Runtime:
                 revision, tuple(p.id for p in service.policies.policies), service.loaded
             )
 
+    def dry_run(self) -> ImpactResult:
+        """What `reload` would change, changing nothing: policies/ decided against the set in
+        force (server.impact). Raises PolicyLoadError as reload does."""
+        new = Service.load(self.settings, embedder=self.embedder)
+        return reload_impact(self.settings, self.service, new, self.decision_log.engine)
+
     def warm(self) -> None:
-        """Open the indexes, load the model and compute the related clauses of every cited
-        clause, so that the first explained decision is as fast as the next."""
+        """Open the indexes and the model's query path; then, ready already, compute the
+        related clauses of every cited clause, so that the first explained decision is as
+        fast as the next. They are only remembered answers (about 85 searches with a whole
+        clause as the question, seconds of CPU), so a worker need not wait for them."""
         self.warm_state = "warming"
+        service = self._service
         try:
-            if self._service is not None:
-                self._warm(self._service)
+            if service is not None:
+                self._open_search(service)
         except Exception:  # search is an extra: evaluation keeps working without it
             self.warm_state = "failed"
             log.exception("warming the search indexes failed")
         else:
             self.warm_state = "ready"
+            try:
+                if service is not None:
+                    self._relate(service)
+            except Exception:  # a question then computes its related clauses itself
+                log.exception("computing the related clauses failed")
         self.settle_heap()
 
     def settle_heap(self) -> None:
@@ -317,9 +334,16 @@ class Runtime:
             gc.freeze()
 
     def _warm(self, service: Service) -> None:
+        self._open_search(service)
+        self._relate(service)
+
+    def _open_search(self, service: Service) -> None:
         searcher = service.searcher
         searcher.knowledge_base()
         searcher.route_index()
+        service.search(WARM_QUESTION, k=1)  # embedding a question opens the model's query path
+
+    def _relate(self, service: Service) -> None:
         for p in service.policies.policies:
             for _, cite in p.cites():
                 service.related(p.header.source, cite.clause)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dsl.compile import ReteEngine
+from dsl.compiled import CompiledEvaluator
 from dsl.coverage import DocumentCoverage, coverage
 from dsl.dates import BadDate, date_or_today, parse_date
 from dsl.decide import Citation, Evaluator, decide
@@ -25,10 +26,10 @@ from dsl.routing import RouteAnswer, find_route, routes_in_force
 from dsl.schema import FactError
 from dsl.vocabulary import Code
 from kb.corpus import Corpus, Document
-from kb.embed import Embedder, default_embedder
+from kb.embed import Embedder, Prepared, default_embedder
 from kb.index import HybridIndex
 from kb.locate import locate
-from kb.model import ModelUnavailable, ensure_model, model_dir
+from kb.model import ModelUnavailable
 from kb.search import Hit, KnowledgeBase
 from server.config import Settings
 from server.results import (
@@ -46,7 +47,15 @@ from server.search import Searcher
 
 log = logging.getLogger("zhengce")
 
-ENGINES = ("rete", "interpret")
+# The compiled evaluator is the fastest that agrees (README, Evaluation engines); the Rete
+# engine and the reference interpreter stay selectable.
+ENGINES = ("compiled", "rete", "interpret")
+DEFAULT_ENGINE = "compiled"
+_EVALUATORS: dict[str, Callable[[PolicySet], Evaluator]] = {
+    "compiled": CompiledEvaluator,
+    "rete": ReteEngine,
+    "interpret": Interpreter,
+}
 RELATED_PER_CLAUSE = 3
 
 
@@ -120,13 +129,11 @@ class Service:
     def root(self) -> Path:
         return self.settings.root
 
-    def engine(self, name: str = "rete") -> Evaluator:
+    def engine(self, name: str = DEFAULT_ENGINE) -> Evaluator:
         if name not in ENGINES:
             raise ValueError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")
         if name not in self._engines:
-            self._engines[name] = (
-                ReteEngine(self.policies) if name == "rete" else Interpreter(self.policies)
-            )
+            self._engines[name] = _EVALUATORS[name](self.policies)
         return self._engines[name]
 
     # ------------------------------------------------------------------------ evaluate
@@ -136,7 +143,7 @@ class Service:
         project: Mapping[str, Any],
         date: str | None = None,
         explain: bool = True,
-        engine: str = "rete",
+        engine: str = DEFAULT_ENGINE,
         *,
         related: bool | None = None,
     ) -> Evaluation:
@@ -335,11 +342,23 @@ class Service:
         """The clause coverage of one source document (None for an unknown id)."""
         return self._coverage_by_document.get(document)
 
+    def document_coverage(self, name: str) -> DocumentCoverage:
+        """The clause coverage of one source document, named by its id or by the id of the
+        policy that encodes it; raises UnknownPolicy, listing the documents."""
+        policy = self.policies.policy(name)
+        found = self.coverage_of(policy.header.source if policy else name)
+        if found is None:
+            raise UnknownPolicy(name, self.corpus.document_ids())
+        return found
 
-def check(root: Path, paths: Sequence[Path]) -> tuple[LoadResult, int]:
+
+def check(
+    root: Path, paths: Sequence[Path], unsaved: Mapping[Path, str] | None = None
+) -> tuple[LoadResult, int]:
     """Parse and check policy files (default: policies/) against the sources under `root`:
-    the check report and how many policy files it read. Raises FileNotFoundError for a path
-    that does not exist."""
+    the check report and how many policy files it read. `unsaved`: the text of files an
+    editor holds (checked instead of the disk's; such a file need not exist yet). Raises
+    FileNotFoundError for a path that does not exist."""
     files: list[Path] = []
     schema = root / "policies" / SCHEMA_FILE
     for p in paths or [root / "policies"]:
@@ -347,11 +366,12 @@ def check(root: Path, paths: Sequence[Path]) -> tuple[LoadResult, int]:
             files += policy_files(p)
             if (p / SCHEMA_FILE).exists():
                 schema = p / SCHEMA_FILE
-        elif p.exists():
+        elif p.exists() or p in (unsaved or {}):
             files.append(p)
         else:
             raise FileNotFoundError(p)
-    return load_files([schema, *files], schema, Corpus(root)), len(files)
+    files = list(dict.fromkeys(files))  # a file named and also in a folder named is read once
+    return load_files([schema, *files], schema, Corpus(root), unsaved=unsaved), len(files)
 
 
 def source_document(root: Path, document: str) -> Document:
@@ -372,7 +392,7 @@ class IndexBuilt:
 
 @dataclass(frozen=True)
 class SearchBuild:
-    model_folder: Path | None  # None: the model is unavailable (see warnings)
+    model: Prepared | None  # the model folder and how queries are embedded; None: unavailable
     model_seconds: float
     indexes: tuple[IndexBuilt, ...]
     dense_available: bool
@@ -384,14 +404,18 @@ def build_search(settings: Settings, say: Callable[[str], None]) -> SearchBuild:
     through `say`. The clause index is built even when the policies do not load."""
     warnings: list[str] = []
     started = time.perf_counter()
+    # One embedder for the model, its ONNX export and both indexes: torch loads once.
+    embedder, reason = default_embedder(settings.cache_dir, torch_threads=settings.torch_threads)
+    model = None
     try:
-        folder: Path | None = ensure_model(model_dir(settings.cache_dir), progress=say)
+        model = embedder.prepare(progress=say) if embedder is not None else None
     except ModelUnavailable as e:
-        folder = None
-        warnings.append(str(e))
+        embedder, reason = None, str(e)
+    if reason is not None:
+        warnings.append(reason)
     model_seconds = time.perf_counter() - started
     try:
-        service: Service | None = Service.load(settings)
+        service: Service | None = Service.load(settings, embedder=embedder)
     except PolicyLoadError as e:
         service = None
         warnings.append(
@@ -403,15 +427,12 @@ def build_search(settings: Settings, say: Callable[[str], None]) -> SearchBuild:
     if service is not None:
         kb = service.searcher.knowledge_base(progress=True)
     else:
-        embedder, reason = default_embedder(
-            settings.cache_dir, torch_threads=settings.torch_threads
-        )
         kb = KnowledgeBase.open(settings.root, settings.cache_dir, embedder, degraded_reason=reason)
     indexes.append(_built("clauses", kb.index, step))
     if service is not None:
         step = time.perf_counter()
         indexes.append(_built("routes", service.searcher.route_index(progress=True).index, step))
-    return SearchBuild(folder, model_seconds, tuple(indexes), kb.dense_available, tuple(warnings))
+    return SearchBuild(model, model_seconds, tuple(indexes), kb.dense_available, tuple(warnings))
 
 
 def _built(label: str, index: HybridIndex, since: float) -> IndexBuilt:

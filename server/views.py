@@ -16,13 +16,17 @@ from dsl.coverage import ClauseStatus, DocumentCoverage
 from dsl.decide import Decision
 from dsl.resolved import PolicyR
 from dsl.vocabulary import Coverage
+from server import api_draft_models as dm
+from server import api_impact_models as im
 from server import api_models as m
 from server import api_policy_models as pm
 from server.decision_log import LoggedDecision
+from server.drafting import AddedSource
 from server.results import (
     CitedText,
     ClauseResult,
     Evaluation,
+    ImpactResult,
     PolicyList,
     PolicyResult,
     RouteResult,
@@ -144,10 +148,13 @@ def search(found: SearchResult) -> m.SearchResponse:
                     "title": t.title,
                     "text": t.hit.text,
                     "score": round(t.hit.score, 6),
+                    "relevance": t.hit.relevance,
                     "highlights": [list(s) for s in t.hit.highlights],
+                    "sentence": list(t.hit.sentence) if t.hit.sentence else None,
                 }
                 for t in found.hits
             ],
+            "found": found.found,
             "dense_available": found.dense_available,
             "degraded_reason": found.degraded_reason,
         }
@@ -256,6 +263,74 @@ def coverage(documents: Iterable[DocumentCoverage]) -> pm.CoverageReport:
                 for d in documents
             ]
         }
+    )
+
+
+# -------------------------------------------------------------------------------- impact
+
+
+def impact(found: ImpactResult) -> im.ImpactReport:
+    """The impact report, for `zhengce impact --json` and the reload's dry run alike."""
+    i = found.impact
+
+    def edit(e: Any) -> dict[str, Any]:
+        return {**vars(e), "aspects": list(e.aspects)}
+
+    return im.ImpactReport.model_validate(
+        {
+            "base": {"label": found.base, "revision": i.base_revision},
+            "revision": i.revision,
+            "projects": i.projects,
+            "origins": dict(i.origins),
+            "decided": i.decided,
+            "invalid": i.invalid,
+            "changed": i.changed,
+            "edits": [edit(e) for e in i.edits],
+            "groups": [
+                {
+                    "edit": edit(g.edit),
+                    "count": g.count,
+                    "fields": dict(g.fields),
+                    "origins": dict(g.origins),
+                    "examples": [
+                        {
+                            "origin": c.project.origin,
+                            "label": c.project.label,
+                            "project": dict(c.project.facts),
+                            "date": c.project.date,
+                            "changes": [vars(x) for x in c.changes],
+                            "rules": list(c.rules),
+                        }
+                        for c in g.examples
+                    ],
+                }
+                for g in i.groups
+            ],
+            "replay": found.replay,
+        }
+    )
+
+
+# ------------------------------------------------------------------------------ drafting
+
+
+def added_source(found: AddedSource) -> dm.AddedSource:
+    """A source just added, as segmented, for `zhengce add --json`."""
+    doc = found.document
+    return dm.AddedSource(
+        document=doc.id,
+        title=doc.title,
+        region=doc.meta.region,
+        text_path=str(found.text_path),
+        meta_path=str(found.meta_path),
+        clauses=[
+            dm.ClauseLine(id=c.id, kind=c.kind, label=c.label, heading=c.heading, parent=c.parent)
+            for c in doc.clauses
+        ],
+        gaps=[
+            dm.NumberingGap(before=g.before, after=g.after, missing=list(g.missing))
+            for g in found.gaps
+        ],
     )
 
 

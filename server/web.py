@@ -352,6 +352,7 @@ def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse
     hits: list[dict[str, Any]] = []
     cards: list[RouteCard] = []
     problem = degraded = None
+    answered = False  # some clause reaches the lowest relevance
     if query:
         try:
             found = service.search(query, SEARCH_HITS, within or None)
@@ -362,6 +363,7 @@ def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse
             problem = report(log, f"clause search failed for {query!r}", exc)
         else:
             hits = search_hits(found, service.policies, service.corpus)
+            answered = found.found
     known = known_regions(service.policies)
     return _page(
         "search.html",
@@ -369,6 +371,7 @@ def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse
         q=query,
         region=within,
         hits=hits,
+        answered=answered,
         cards=cards,
         problem=problem,
         degraded=degraded,

@@ -79,6 +79,12 @@ class MemorySource:
     def clause_ids(self, document: str) -> list[str]:
         return list(self.documents.get(document, {}))
 
+    def resolve_clause(self, document: str, clause: str) -> str | None:
+        return clause if clause in self.documents.get(document, {}) else None
+
+    def nearest_clauses(self, document: str, clause: str) -> list[str]:
+        return []  # the suggester is kb's (tests/test_corpus.py); checker tests want codes
+
     def clause_text(self, document: str, clause: str) -> str | None:
         return self.documents.get(document, {}).get(clause)
 
@@ -120,6 +126,17 @@ def fast_runtime(tmp: Path, root: Path = ROOT, **env: str) -> Runtime:
 # ---------------------------------------------------------------------------- knowledge base
 
 
+def shared_cache(factory: pytest.TempPathFactory, name: str) -> Path:
+    """A cache folder for this test session. Under pytest-xdist (`make test` runs two workers)
+    the workers share one, beside their own temporary folders: kb's builds take a file lock
+    and the second worker reuses what the first built, instead of rebuilding the model."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return factory.mktemp(name)
+    folder = factory.getbasetemp().parent / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def e5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Embedder]]:
     """The real multilingual-e5-small and one index cache for every test that needs them
@@ -130,7 +147,7 @@ def e5(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Embedde
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
-        cache = tmp_path_factory.mktemp("kb-cache")
+        cache = shared_cache(tmp_path_factory, "kb-cache")
         embedder, reason = default_embedder(cache)
         if embedder is None:
             pytest.skip(f"the embedding model is unavailable: {reason}")

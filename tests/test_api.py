@@ -77,16 +77,16 @@ def test_explain_adds_why_not_and_related_clauses_of_other_documents(client: Tes
 
 
 @pytest.mark.slow
-def test_the_two_engines_agree(client: TestClient) -> None:
+def test_the_engines_agree(client: TestClient) -> None:
     bodies = [
         client.post("/v1/evaluate", json={"project": PROJECT, "engine": e, "explain": True})
-        for e in ("rete", "interpret")
+        for e in ("compiled", "rete", "interpret")
     ]
-    a, b = (x.json() for x in bodies)
-    assert a["decision_id"] != b["decision_id"]
-    for body in (a, b):
+    a, b, c = (x.json() for x in bodies)
+    assert len({a["decision_id"], b["decision_id"], c["decision_id"]}) == 3
+    for body in (a, b, c):
         body.pop("decision_id"), body.pop("page_url")
-    assert a == b
+    assert a == b == c
 
 
 @pytest.mark.slow
@@ -97,7 +97,7 @@ def test_every_decision_is_in_the_log(client: TestClient) -> None:
     assert r.status_code == 200
     logged = r.json()
     assert logged["result"] == d
-    assert logged["input"] == body | {"engine": "rete"}
+    assert logged["input"] == body | {"engine": "compiled"}
     assert logged["revision"] == d["revision"]
 
 
@@ -180,7 +180,11 @@ def test_search_finds_clauses_with_highlights(client: TestClient) -> None:
     r = client.get("/v1/search", params={"q": "三库一平台", "k": 3})
     assert r.status_code == 200
     hits = r.json()["hits"]
-    assert (hits[0]["document"], hits[0]["clause"]) == ("jiading-2017", "五.15")
+    # The task table's row 表.15 restates 五.15 (tests/data/kb_questions.yaml accepts either).
+    assert (hits[0]["document"], hits[0]["clause"]) in {
+        ("jiading-2017", "五.15"),
+        ("jiading-2017", "表.15"),
+    }
     for h in hits:
         for start, end in h["highlights"]:
             assert h["text"][start:end]
