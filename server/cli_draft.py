@@ -37,7 +37,7 @@ def add_command(
     """Add a source document: strip the page's HTML, clean it, write policies/sources/ID.txt
     and ID.yaml, then print the clauses found and every gap in their numbering (二.10 → 二.12),
     so that a segmentation mistake shows at once. The title, if the metadata gives none, is
-    the page's <title> or first line."""
+    the page's title element or its first line."""
     root = context(ctx).settings.root
     try:
         added = add_source(root, page, doc_id, region, meta, overwrite=overwrite)

@@ -10,9 +10,6 @@ acceptance tests of the reviewer's page, issue 12). Screenshots go to var/test-a
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import ROOT, fast_runtime
+from tests.live import serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -77,30 +75,13 @@ if not CHROMIUM.exists():
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn server on a free port of 127.0.0.1, in a background thread."""
-    import uvicorn
-
     from server.app import create_app
 
-    tmp = tmp_path_factory.mktemp("browser")
-    runtime = fast_runtime(tmp)
-    app = create_app(runtime.settings, runtime=runtime)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn server did not start")
-        time.sleep(0.02)
+    runtime = fast_runtime(tmp_path_factory.mktemp("browser"))
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving(create_app(runtime.settings, runtime=runtime)) as url:
+            yield url
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
         runtime.close()
 
 

@@ -17,6 +17,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -93,6 +94,28 @@ def varied_facts(n: int, seed_value: int) -> list[dict[str, FactValue]]:
     return out
 
 
+def run_together(work: Callable[[int], None]) -> None:
+    """Run `work(k)` for k in range(THREADS), each in its own thread, all released at once;
+    fails the test on any thread's error or a thread that does not finish."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def run(k: int) -> None:
+        start.wait()
+        try:
+            work(k)
+        except BaseException as e:  # collected, so the main thread can fail the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+
 def test_eight_threads_share_one_engine() -> None:
     policies = seed()
     ids = [p.id for p in policies.policies]
@@ -104,25 +127,13 @@ def test_eight_threads_share_one_engine() -> None:
     assert len({(w.definite, w.possible) for w in want}) > 20
 
     got: list[Firing | None] = [None] * len(facts)
-    errors: list[BaseException] = []
-    start = threading.Barrier(THREADS)
 
     def work(k: int) -> None:
-        start.wait()
-        try:
-            # Interleaved slices, so that neighbouring facts run on different threads.
-            for i in range(k, len(facts), THREADS):
-                got[i] = engine.fire(facts[i], ids)
-        except BaseException as e:  # collected, so the main thread can fail the test
-            errors.append(e)
+        # Interleaved slices, so that neighbouring facts run on different threads.
+        for i in range(k, len(facts), THREADS):
+            got[i] = engine.fire(facts[i], ids)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    assert errors == []
+    run_together(work)
     wrong = [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
     assert wrong == [], f"{len(wrong)} of {len(facts)} differ, first {facts[wrong[0]]}"
 
@@ -136,26 +147,14 @@ def test_eight_threads_share_one_compiled_evaluator() -> None:
     facts = varied_facts(240, seed_value=15)
     want = [[decide(policies, interp, f, explain=e) for e in (False, True)] for f in facts]
     got: list[list[Decision | None]] = [[None, None] for _ in facts]
-    errors: list[BaseException] = []
-    start = threading.Barrier(THREADS)
 
     def work(k: int) -> None:
-        start.wait()
-        try:
-            for n in range(len(facts)):
-                i = (n + k * len(facts) // THREADS) % len(facts)
-                explain = (n + k) % 2
-                got[i][explain] = decide(policies, compiled, facts[i], explain=bool(explain))
-        except BaseException as e:  # collected, so the main thread can fail the test
-            errors.append(e)
+        for n in range(len(facts)):
+            i = (n + k * len(facts) // THREADS) % len(facts)
+            explain = (n + k) % 2
+            got[i][explain] = decide(policies, compiled, facts[i], explain=bool(explain))
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    assert errors == []
+    run_together(work)
     decided = [(i, e) for i, pair in enumerate(got) for e, d in enumerate(pair) if d is not None]
     assert len(decided) > len(facts)  # both kinds of decision, for most projects
     wrong = [(i, e) for i, e in decided if got[i][e] != want[i][e]]
