@@ -4,7 +4,6 @@ and resolves the AST into `dsl.resolved` form. All problems come back at once, a
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
 
 from dsl import ast
 from dsl.check_bounds import check_bounds
@@ -13,6 +12,16 @@ from dsl.check_modality import check_modality, qualifiers
 from dsl.check_routes import check_region, check_units
 from dsl.compile import MAX_CONJUNCTS, engine_number_ok, fits_the_engine
 from dsl.dates import BadDate, parse_date
+from dsl.diagnostic_text import (
+    FIELD_KINDS,
+    NO_HINT,
+    Fact,
+    Wording,
+    advise,
+    diagnostic,
+    did_you_mean,
+    dimension,
+)
 from dsl.errors import Diagnostic, Span
 from dsl.resolved import (
     COMPARATORS,
@@ -37,22 +46,30 @@ def check_schema(module: ast.Module) -> tuple[Schema | None, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     node = module.schema
     if node is None:
-        return None, [Diagnostic(Code.MISSING_SCHEMA, "no schema in this file", Span(module.path))]
+        return None, [diagnostic(Code.MISSING_SCHEMA, Span(module.path))]
     seen: dict[str, ast.FieldDef] = {}
     for f in node.fields:
         for key in (f.name, f.label):
             if key in seen:
-                diags.append(Diagnostic(Code.DUPLICATE_NAME, f"'{key}' names two fields", f.span))
+                diags.append(diagnostic(Code.DUPLICATE_NAME, f.span, "field", name=key))
             seen[key] = f
         if f.type.kind == "enum":
             names = [v.name for v in f.type.values] + [v.label for v in f.type.values]
             dup = {n for n in names if names.count(n) > 1}
             if dup:
-                msg = f"enum values of '{f.name}' repeat: {', '.join(sorted(dup))}"
-                diags.append(Diagnostic(Code.DUPLICATE_NAME, msg, f.span))
+                repeated = sorted(dup)
+                diags.append(
+                    diagnostic(
+                        Code.DUPLICATE_NAME, f.span, "enum_values", field=f.name, values=repeated
+                    )
+                )
         if f.default is not None and not _default_fits(f):
-            msg = f"default {f.default.value!r} does not fit type {f.type.kind} of '{f.name}'"
-            diags.append(Diagnostic(Code.TYPE_MISMATCH, msg, f.span))
+            value, kind = repr(f.default.value), FIELD_KINDS[f.type.kind]
+            diags.append(
+                diagnostic(
+                    Code.TYPE_MISMATCH, f.span, "default", value=value, kind=kind, field=f.name
+                )
+            )
     return Schema(node), diags
 
 
@@ -71,40 +88,39 @@ class _PolicyChecker:
         self.params: dict[str, ParamValue] = {}
         self.cited: set[str] = set()  # clauses cited so far, for the skips that come last
 
-    def report(self, code: Code, message: str, span: Span, hint: str = "") -> None:
-        self.diags.append(Diagnostic(code, message, span, hint=hint))
+    def report(
+        self, code: Code, span: Span, variant: str = "", *, hint: Wording = NO_HINT, **facts: Fact
+    ) -> None:
+        # `expected` given, so that mypy need not fear a fact passed in its place
+        self.diags.append(diagnostic(code, span, variant, hint=hint, expected=(), **facts))
 
     # -- header ---------------------------------------------------------------------------
     def header(self) -> ast.PolicyHeader | None:
         h = self.module.header
         where = Span(self.module.path, 1, 1)
         if h is None:
-            self.report(Code.MISSING_HEADER, "a policy file needs a `policy` (政策) header", where)
+            self.report(Code.MISSING_HEADER, where, "no_header")
             return None
         if not h.source:
-            self.report(Code.MISSING_HEADER, "the header names no `source` (来源) document", h.span)
+            self.report(Code.MISSING_HEADER, h.span, "no_source")
         elif not self.source.has_document(h.source):
-            self.report(
-                Code.UNKNOWN_DOCUMENT,
-                f"no source document '{h.source}' in policies/sources",
-                h.span,
-            )
+            self.report(Code.UNKNOWN_DOCUMENT, h.span, document=h.source)
         else:
             self.document = h.source
             self.diags += check_region(h, self.source.document_region(h.source))
         if not h.region:
-            self.report(Code.MISSING_HEADER, "the header names no `region` (地区)", h.span)
+            self.report(Code.MISSING_HEADER, h.span, "no_region")
         if not h.effective_from:
-            self.report(Code.MISSING_HEADER, "the header gives no `effective` (施行) date", h.span)
+            self.report(Code.MISSING_HEADER, h.span, "no_effective")
         for label, value in (
-            ("issued", h.issued),
-            ("effective", h.effective_from),
-            ("until", h.effective_until),
+            (Wording("发布", "issued"), h.issued),
+            (Wording("施行", "effective"), h.effective_from),
+            (Wording("施行截止", "until"), h.effective_until),
         ):
             if value and not _is_date(value):
-                self.report(Code.BAD_DATE, f"{label} date {value} is not a calendar date", h.span)
+                self.report(Code.BAD_DATE, h.span, "not_a_date", label=label, value=value)
         if h.effective_until and h.effective_from and h.effective_until < h.effective_from:
-            self.report(Code.BAD_DATE, "the effective period ends before it starts", h.span)
+            self.report(Code.BAD_DATE, h.span, "period")
         return h
 
     # -- citations ------------------------------------------------------------------------
@@ -117,17 +133,17 @@ class _PolicyChecker:
             self.unknown_clause(c.clause, c.span)
             return
         if not c.quote.strip():
-            self.report(Code.CITE_QUOTE_EMPTY, "a citation needs a verbatim quote", c.quote_span)
+            self.report(Code.CITE_QUOTE_EMPTY, c.quote_span)
             return
         norm_quote, norm_text = self.source.normalize(c.quote), self.source.normalize(text)
         if norm_quote not in norm_text:
             closest = _closest(norm_quote, norm_text)
-            msg = f"the quote is not in clause {c.clause} of {self.document}"
             self.report(
                 Code.CITE_QUOTE_NOT_FOUND,
-                msg,
                 c.quote_span,
-                f'closest text in {c.clause}: "{closest}"',
+                clause=c.clause,
+                document=self.document,
+                hint=advise("closest", clause=c.clause, closest=closest),
             )
 
     # -- parameters -----------------------------------------------------------------------
@@ -135,9 +151,9 @@ class _PolicyChecker:
         for c in p.cites:
             self.cite(c)
         if p.name in self.params:
-            self.report(Code.DUPLICATE_NAME, f"parameter '{p.name}' is defined twice", p.span)
+            self.report(Code.DUPLICATE_NAME, p.span, "param", name=p.name)
         if p.value is not None and p.unit and p.unit not in UNITS:
-            self.report(Code.UNKNOWN_UNIT, f"unknown unit {p.unit}", p.span)
+            self.report(Code.UNKNOWN_UNIT, p.span, unit=p.unit)
         self.params[p.name] = ParamValue(
             p.name, str(p.value) if p.value else "", p.unit, p.value is None, p.cites, p.notes
         )
@@ -148,15 +164,22 @@ class _PolicyChecker:
         if f is None:
             names = [x.name for x in self.schema.fields] + [x.label for x in self.schema.fields]
             near = difflib.get_close_matches(ref.name, names, 3)
-            hint = f"did you mean {', '.join(near)}?" if near else ""
-            self.report(Code.UNKNOWN_FIELD, f"unknown field '{ref.name}'", ref.span, hint)
+            self.report(Code.UNKNOWN_FIELD, ref.span, name=ref.name, hint=did_you_mean(near))
         return f
 
-    def expect_kind(self, f: ast.FieldDef, kinds: Iterable[str], what: str, span: Span) -> bool:
-        if f.type.kind in kinds:
+    def expect_kind(self, f: ast.FieldDef, kind: str, test: Wording, span: Span) -> bool:
+        if f.type.kind == kind:
             return True
-        msg = f"{what} needs a {' or '.join(kinds)} field; '{f.name}' ({f.label}) is {f.type.kind}"
-        self.report(Code.TYPE_MISMATCH, msg, span)
+        self.report(
+            Code.TYPE_MISMATCH,
+            span,
+            "kind",
+            test=test,
+            wanted=FIELD_KINDS[kind],
+            field=f.name,
+            label=f.label,
+            kind=FIELD_KINDS[f.type.kind],
+        )
         return False
 
     def cond(self, e: ast.Expr, used: set[str]) -> Cond | None:
@@ -173,7 +196,7 @@ class _PolicyChecker:
         if f is None:
             return None
         if isinstance(e, ast.Truth):
-            if self.expect_kind(f, ["bool"], "a bare field test", e.span):
+            if self.expect_kind(f, "bool", _BARE_TEST, e.span):
                 return Test("bool", f.name, source=e)
             return None
         if isinstance(e, ast.Compare):
@@ -181,28 +204,28 @@ class _PolicyChecker:
         if isinstance(e, ast.IsValue | ast.InSet):
             return self.membership(e, f)
         if isinstance(e, ast.Within):
-            if self.expect_kind(f, ["region"], "`within` (位于)", e.span):
+            if self.expect_kind(f, "region", _WITHIN, e.span):
                 return Test("within", f.name, values=(e.region,), source=e)
             return None
         if isinstance(e, ast.InIndustry):
             return self.industry(e, f)
-        if self.expect_kind(f, ["text"], "`contains` (包含)", e.span):
+        if self.expect_kind(f, "text", _CONTAINS, e.span):
             return Test("contains", f.name, values=e.phrases, source=e)
         return None
 
     def industry(self, e: ast.InIndustry, f: ast.FieldDef) -> Cond | None:
-        if not self.expect_kind(f, ["text"], "`in_industry` (属于行业)", e.span):
+        if not self.expect_kind(f, "text", _IN_INDUSTRY, e.span):
             return None
         classes = self.schema.industries
         unknown = next((c for c in e.codes if c not in classes.rule_codes), None)
         if unknown is not None:
-            msg = f"'{unknown}' is no 门类 or 大类 code of {classes.source}"
-            self.report(Code.UNKNOWN_INDUSTRY_CODE, msg, e.span, classes.suggest(unknown))
+            self.diags.append(classes.unknown(unknown, e.span))
             return None
         return Test("industry", f.name, values=classes.spellings(e.codes), source=e)
 
     def compare(self, e: ast.Compare, f: ast.FieldDef, used: set[str]) -> Cond | None:
-        if not self.expect_kind(f, ["number"], f"comparison '{e.op}'", e.span):
+        comparison = Wording(f"比较‘{e.op}’", f"comparison '{e.op}'")
+        if not self.expect_kind(f, "number", comparison, e.span):
             return None
         want = dimension_of(f.type.unit)
         op = COMPARATORS[e.op]
@@ -211,9 +234,9 @@ class _PolicyChecker:
             if p is None:
                 self.report(
                     Code.UNKNOWN_PARAM,
-                    f"unknown parameter '{e.operand.name}'",
                     e.operand.span,
-                    "parameters must be defined before the rules that use them",
+                    name=e.operand.name,
+                    hint=advise("params_first"),
                 )
                 return None
             used.add(p.name)
@@ -234,44 +257,52 @@ class _PolicyChecker:
     def bound(self, t: Test, e: ast.Compare) -> Test | None:
         if engine_number_ok(t.value):
             return t
-        msg = f"{e.operand} is {t.value} in the field's unit, too small or too large to compare"
         self.report(
             Code.NUMBER_OUT_OF_RANGE,
-            msg,
             e.operand_span,
-            "thresholds must lie between 0.0001 and 10^15 in the field's own unit",
+            operand=str(e.operand),
+            value=str(t.value),
+            hint=advise("threshold_range"),
         )
         return None
 
     def unit_mismatch(self, f: ast.FieldDef, unit: str, span: Span) -> None:
-        have = f"{dimension_of(unit)} ({unit or 'no unit'})"
-        want = f"{dimension_of(f.type.unit)} ({f.type.unit or 'no unit'})"
-        msg = f"'{f.name}' ({f.label}) is {want}; cannot compare it with {have}"
-        self.report(Code.UNIT_MISMATCH, msg, span)
+        self.report(
+            Code.UNIT_MISMATCH,
+            span,
+            field=f.name,
+            label=f.label,
+            wanted=dimension(dimension_of(f.type.unit)),
+            wanted_unit=f.type.unit or _NO_UNIT,
+            dimension=dimension(dimension_of(unit)),
+            unit=unit or _NO_UNIT,
+        )
 
     def membership(self, e: ast.IsValue | ast.InSet, f: ast.FieldDef) -> Cond | None:
         raw = (e.value,) if isinstance(e, ast.IsValue) else e.values
         if f.type.kind == "bool" and isinstance(e, ast.IsValue):
             truth = {"true": True, "真": True, "false": False, "假": False}.get(e.value)
             if truth is None:
-                self.report(
-                    Code.TYPE_MISMATCH, f"'{f.name}' is bool: compare it with true or false", e.span
-                )
+                self.report(Code.TYPE_MISMATCH, e.span, "bool_value", field=f.name)
                 return None
             test: Cond = Test("bool", f.name, source=e)
             return test if truth != e.negated else NotC(test)
-        if not self.expect_kind(f, ["enum"], "`is`/`in`", e.span):
+        if not self.expect_kind(f, "enum", _IS_IN, e.span):
             return None
         values = []
         for v in raw:
             canonical = self.schema.enum_value(f, v)
             if canonical is None:
-                allowed = ", ".join(f"{x.name} ({x.label})" for x in f.type.values)
+                allowed = [
+                    Wording(f"{x.name}（{x.label}）", f"{x.name} ({x.label})")
+                    for x in f.type.values
+                ]
                 self.report(
                     Code.UNKNOWN_ENUM_VALUE,
-                    f"'{v}' is not a value of '{f.name}'",
                     e.span,
-                    f"one of: {allowed}",
+                    value=v,
+                    field=f.name,
+                    hint=advise("one_of", values=allowed),
                 )
                 return None
             values.append(canonical)
@@ -288,23 +319,16 @@ class _PolicyChecker:
         self.diags += check_bounds(r, self.params, self.source.normalize)
         self.diags += check_modality(r, self.source.normalize)
         if r.outcome in (Outcome.APPROVE, Outcome.FILE) and not r.steps:
-            self.report(
-                Code.NO_STEPS,
-                f"rule '{r.name}' sets outcome {r.outcome} but gives no steps",
-                r.name_span,
-            )
+            self.report(Code.NO_STEPS, r.name_span, rule=r.name, outcome=r.outcome)
         if cond is None:
             return None
         if not fits_the_engine(cond, self.schema):
-            msg = (
-                f"rule '{r.name}' expands to more than {MAX_CONJUNCTS} engine rules "
-                "(each optional fact doubles the cases)"
-            )
             self.report(
                 Code.CONDITION_TOO_COMPLEX,
-                msg,
                 r.name_span,
-                "split it into several rules, or make the facts it tests required",
+                rule=r.name,
+                limit=MAX_CONJUNCTS,
+                hint=advise("split_rule"),
             )
             return None
         return RuleR(
@@ -316,25 +340,21 @@ class _PolicyChecker:
             qualifiers(r, self.source.normalize),
         )
 
-    def unreviewed(self, item: ast.Route | ast.Skip, what: str) -> None:
-        if item.unreviewed:
-            self.report(
-                Code.UNREVIEWED_DRAFT,
-                f"{what} drafted by `zhengce draft` is not yet reviewed (待审)",
-                item.span,
-                "read it against the clause, correct it, then delete the word 待审",
-            )
+    def unreviewed(self, item: ast.Route | ast.Skip) -> None:
+        if not item.unreviewed:
+            return
+        hint = advise("review_draft")
+        if isinstance(item, ast.Route):
+            self.report(Code.UNREVIEWED_DRAFT, item.span, "route", name=item.name, hint=hint)
+        else:
+            self.report(Code.UNREVIEWED_DRAFT, item.span, "skip", clause=item.clause, hint=hint)
 
     def route(self, r: ast.Route, policy: str) -> RouteR:
-        self.unreviewed(r, f"route '{r.name}'")
+        self.unreviewed(r)
         for c in r.cites:
             self.cite(c)
         if r.lead is None and r.responsible is None:
-            self.report(
-                Code.ROUTE_WITHOUT_UNITS,
-                f"route '{r.name}' names no lead or responsible unit",
-                r.span,
-            )
+            self.report(Code.ROUTE_WITHOUT_UNITS, r.span, name=r.name)
         if self.document:
             texts = {c.clause: self.source.clause_text(self.document, c.clause) for c in r.cites}
             found = {clause: text for clause, text in texts.items() if text is not None}
@@ -356,20 +376,22 @@ class _PolicyChecker:
 
     def unknown_clause(self, clause: str, span: Span) -> None:
         near = self.source.nearest_clauses(self.document, clause)
-        hint = f"did you mean {', '.join(near)}?" if near else ""
-        msg = f"clause {clause} does not exist in {self.document}"
-        self.report(Code.CITE_CLAUSE_UNKNOWN, msg, span, hint)
+        self.report(
+            Code.CITE_CLAUSE_UNKNOWN,
+            span,
+            clause=clause,
+            document=self.document,
+            hint=did_you_mean(near),
+        )
 
     def skip(self, s: ast.Skip) -> None:
-        self.unreviewed(s, f"the skip of clause {s.clause}")
+        self.unreviewed(s)
         if self.document and self.source.clause_text(self.document, s.clause) is None:
             self.unknown_clause(s.clause, s.span)
         if s.clause in self.cited:
-            self.report(
-                Code.SKIP_OF_CITED_CLAUSE, f"clause {s.clause} is cited and also skipped", s.span
-            )
+            self.report(Code.SKIP_OF_CITED_CLAUSE, s.span, clause=s.clause)
         if not s.reason.strip():
-            self.report(Code.SKIP_WITHOUT_REASON, "a skipped clause needs a reason", s.span)
+            self.report(Code.SKIP_WITHOUT_REASON, s.span)
 
     def run(self) -> PolicyR | None:
         header = self.header()
@@ -386,7 +408,7 @@ class _PolicyChecker:
         for item in self.module.items:
             if isinstance(item, ast.Rule | ast.Route):
                 if item.name in names:
-                    self.report(Code.DUPLICATE_NAME, f"'{item.name}' is defined twice", item.span)
+                    self.report(Code.DUPLICATE_NAME, item.span, "item", name=item.name)
                 names[item.name] = item.span
             if isinstance(item, ast.Rule):
                 resolved = self.rule(item, policy)
@@ -415,12 +437,17 @@ def check_policy(
     checker = _PolicyChecker(module, schema, source)
     policy = checker.run()
     if module.schema is not None:
-        checker.report(
-            Code.MISPLACED_SCHEMA,
-            "the schema belongs in its own file, schema.zc",
-            module.schema.span,
-        )
+        checker.report(Code.MISPLACED_SCHEMA, module.schema.span)
     return policy, checker.diags
+
+
+# What each test is called where it meets a field of another type.
+_BARE_TEST = Wording("单独的字段检验", "a bare field test")
+_WITHIN = Wording("`位于`（within）", "`within` (位于)")
+_CONTAINS = Wording("`包含`（contains）", "`contains` (包含)")
+_IN_INDUSTRY = Wording("`属于行业`（in_industry）", "`in_industry` (属于行业)")
+_IS_IN = Wording("`是`/`属于`（is/in）", "`is`/`in`")
+_NO_UNIT = Wording("无单位", "no unit")
 
 
 def _is_date(text: str) -> bool:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from dsl import ast
+from dsl.diagnostic_text import BOUNDS, advise, diagnostic
 from dsl.errors import Diagnostic
 from dsl.resolved import COMPARATORS, ParamValue
 from dsl.units import parse_quantity
@@ -33,16 +34,15 @@ def check_bounds(
         for quote in quotes + extra:
             said = _bound_in_quote(normalize(quote), quantity.amount, quantity.unit)
             if said and said != op:
-                msg = (
-                    f"'{cmp.op}' means {op} but the quote says {quantity}"
-                    f" with a bound meaning {said}"
-                )
                 diags.append(
-                    Diagnostic(
+                    diagnostic(
                         Code.BOUND_WORDING_MISMATCH,
-                        msg,
                         cmp.span,
-                        hint="以上/以下/以内 include the number; 超过/不足/低于 do not",
+                        op=cmp.op,
+                        meaning=BOUNDS[op],
+                        quantity=str(quantity),
+                        said=BOUNDS[said],
+                        hint=advise("bound_words"),
                     )
                 )
                 break

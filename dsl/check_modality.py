@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 from dsl import ast
+from dsl.diagnostic_text import advise, diagnostic
 from dsl.errors import Diagnostic
 from dsl.vocabulary import Code, Strength
 
@@ -30,11 +31,6 @@ MODAL_WORDS: dict[Strength, re.Pattern[str]] = {
 }
 # Words that make a mandatory rule's reading doubtful: the text may only presume or allow it.
 _WEAKER = (Strength.PRESUMPTIVE, Strength.DISCRETIONARY)
-_NAMES = {
-    Strength.PRESUMPTIVE: "presumptive (原则上 / 一般)",
-    Strength.BY_LAW: "by law (依法 / 按规定)",
-    Strength.DISCRETIONARY: "discretionary (可 / 鼓励 / 支持 / 优先)",
-}
 
 
 def modal_words(strength: Strength, quote: str) -> list[str]:
@@ -53,16 +49,28 @@ def qualifiers(rule: ast.Rule, normalize: Callable[[str], str]) -> tuple[str, ..
 def check_modality(rule: ast.Rule, normalize: Callable[[str], str]) -> list[Diagnostic]:
     diags = []
     if rule.strength == Strength.DISCRETIONARY and (rule.outcome is not None or rule.steps):
-        diags.append(
-            Diagnostic(
-                Code.DISCRETIONARY_REQUIREMENT,
-                f"rule '{rule.name}' is discretionary (可) but gives "
-                + (f"the outcome {rule.outcome}" if rule.outcome else "steps"),
-                rule.name_span,
-                hint="a discretionary text (可, 鼓励, 支持, 优先) never prohibits or requires a "
-                "step: give benefits, obligations or notes, or a strength the text supports",
+        hint = advise("discretionary")
+        if rule.outcome is not None:
+            diags.append(
+                diagnostic(
+                    Code.DISCRETIONARY_REQUIREMENT,
+                    rule.name_span,
+                    "outcome",
+                    rule=rule.name,
+                    outcome=rule.outcome,
+                    hint=hint,
+                )
             )
-        )
+        else:
+            diags.append(
+                diagnostic(
+                    Code.DISCRETIONARY_REQUIREMENT,
+                    rule.name_span,
+                    "steps",
+                    rule=rule.name,
+                    hint=hint,
+                )
+            )
     if rule.strength == Strength.MANDATORY:
         # The qualifier must reach the reader. An outcome keyword drops it, so a rule with an
         # outcome carries it only as its strength; duties, benefits and notes may repeat it
@@ -78,24 +86,24 @@ def check_modality(rule: ast.Rule, normalize: Callable[[str], str]) -> list[Diag
             if found:
                 strength, word = found[0]
                 diags.append(
-                    Diagnostic(
+                    diagnostic(
                         Code.MODALITY_PRESUMPTIVE_WORDING,
-                        f"rule '{rule.name}' is mandatory but its quote says '{word}', "
-                        f"which reads {_NAMES[strength]}",
                         c.quote_span,
-                        hint="write the strength after `则` (原则上 / 可); a rule without an "
-                        "outcome may instead repeat the word in an obligation, benefit or note",
+                        rule=rule.name,
+                        word=word,
+                        strength=strength,
+                        hint=advise("write_strength"),
                     )
                 )
                 break
     elif not qualifiers(rule, normalize):
         diags.append(
-            Diagnostic(
+            diagnostic(
                 Code.MODALITY_MANDATORY_WORDING,
-                f"rule '{rule.name}' is {_NAMES[rule.strength]} but none of its quotes uses "
-                "such a word",
                 rule.name_span,
-                hint="quote the words that qualify the outcome, or drop the strength",
+                rule=rule.name,
+                strength=rule.strength,
+                hint=advise("quote_strength"),
             )
         )
     return diags

@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dsl import ast
+from dsl.diagnostic_text import advise, diagnostic
 from dsl.errors import Diagnostic
 from dsl.resolved import split_units
 from dsl.vocabulary import Code, Role
-
-_KEYWORDS = {Role.LEAD: "牵头", Role.RESPONSIBLE: "责任", Role.ASSISTING: "配合"}
 
 
 def spelled_out(name: str, items: list[str]) -> bool:
@@ -46,7 +45,7 @@ def check_units(
     if not texts:
         return []
     haystack = [normalize(t) for t in texts.values()]
-    clauses = "、".join(texts)
+    clauses = list(texts)
     diags = []
     for role, units in (
         (Role.LEAD, route.lead),
@@ -66,13 +65,14 @@ def check_units(
             if name != units.original and listed and spelled_out(norm, items):
                 continue
             diags.append(
-                Diagnostic(
+                diagnostic(
                     Code.UNIT_NOT_IN_CLAUSE,
-                    f"route '{route.name}': {_KEYWORDS[role]} ({role}) unit '{name}' is not in "
-                    f"the text of clause {clauses}",
                     units.span,
-                    hint="name the unit as the cited clause writes it, or cite the clause "
-                    "that names it",
+                    route=route.name,
+                    role=role,
+                    name=name,
+                    clauses=clauses,
+                    hint=advise("unit_as_written"),
                 )
             )
     return diags
@@ -85,11 +85,13 @@ def check_region(header: ast.PolicyHeader, document_region: str | None) -> list[
     if header.region.strip("/") == document_region.strip("/"):
         return []
     return [
-        Diagnostic(
+        diagnostic(
             Code.REGION_MISMATCH,
-            f"policy '{header.id}' has region '{header.region}' but its source document "
-            f"'{header.source}' is of '{document_region}'",
             header.span,
-            hint="use the region of the source's metadata (policies/sources/<id>.yaml)",
+            policy=header.id,
+            region=header.region,
+            source=header.source,
+            document_region=document_region,
+            hint=advise("source_region"),
         )
     ]

@@ -3,7 +3,9 @@
     DslError (Exception)          raised by parse(); holds one or more Diagnostic
     Diagnostic                    code, message, span, expected, hint (severity: the code's)
 
-Codes are `dsl.vocabulary.Code`: stable, public, documented in README.
+Codes are `dsl.vocabulary.Code`: stable, public, documented in README. The message, the hint
+and the expected tokens are Chinese, for the drafter; `message_en` and `hint_en` say the same
+in English. Both are written from one template (dsl.diagnostic_text.diagnostic).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ NO_SPAN = Span()
 @dataclass(frozen=True)
 class Diagnostic:
     code: Code
-    message: str
+    message: str  # Chinese, for the drafter
     span: Span = NO_SPAN
-    expected: tuple[str, ...] = ()
-    hint: str = ""
+    expected: tuple[str, ...] = ()  # what may stand there (a parse error), in Chinese
+    hint: str = ""  # what to do about it, in Chinese
+    message_en: str = ""
+    hint_en: str = ""
 
     @property
     def severity(self) -> Severity:
@@ -53,11 +57,12 @@ class Diagnostic:
             if self.span.line
             else (f"{self.span.path}: " if self.span.path else "")
         )
-        sev = "" if self.is_error else "warning: "
+        sev = "" if self.is_error else "警告: "
         return f"{where}{sev}{self.code}: {self.message}"
 
     def render(self, source: str | None) -> str:
-        """The headline, then the offending line with a caret under the column, then the hint."""
+        """The headline, then the offending line with a caret under the column, then the hint.
+        A parse error's message already says what may stand there (`expected`)."""
         lines = [self.headline()]
         if source is not None and self.span.line:
             text_lines = source.splitlines()
@@ -68,8 +73,6 @@ class Diagnostic:
                 width = _caret_width(text, self.span)
                 pad = _display_width(text[: self.span.column - 1])
                 lines.append(" " * (len(gutter) - 2) + "| " + " " * pad + "^" * width)
-        if self.expected and not all(e in self.message for e in self.expected):
-            lines.append("   expected one of: " + ", ".join(self.expected))
         if self.hint:
             lines.extend("   " + h for h in self.hint.splitlines())
         return "\n".join(lines)
@@ -78,6 +81,7 @@ class Diagnostic:
         return {
             "code": self.code,
             "message": self.message,
+            "message_en": self.message_en,
             "severity": self.severity,
             "location": {
                 "file": self.span.path,
@@ -85,7 +89,7 @@ class Diagnostic:
                 "column": self.span.column,
             },
             **({"expected": list(self.expected)} if self.expected else {}),
-            **({"hint": self.hint} if self.hint else {}),
+            **({"hint": self.hint, "hint_en": self.hint_en} if self.hint else {}),
         }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from dsl.diagnostic_text import Wording, advise, diagnostic, did_you_mean
 from dsl.errors import Diagnostic, Span
 from dsl.vocabulary import Code
 
@@ -49,9 +50,10 @@ class Division:
 
 @dataclass(frozen=True)
 class Classification:
-    source: str  # the standard, or why there is none: said in every unknown-code message
+    source: str  # the standard, said in every unknown-code message; "" when none is loaded
     sections: tuple[Section, ...] = ()
     divisions: tuple[Division, ...] = ()
+    missing: str = ""  # without a classification: the data file that is absent or invalid
 
     @cached_property
     def _classes(self) -> dict[str, frozenset[str]]:
@@ -81,16 +83,28 @@ class Classification:
         wanted = frozenset(codes)
         return tuple(sorted(k for k, named in self._classes.items() if named & wanted))
 
-    def suggest(self, code: str) -> str:
+    def unknown(self, code: str, span: Span) -> Diagnostic:
+        """unknown_industry_code for a code a rule names that is not one, with what to write."""
+        hint = self._suggest(code)
+        if self.source:
+            return diagnostic(
+                Code.UNKNOWN_INDUSTRY_CODE, span, code=code, standard=self.source, hint=hint
+            )
+        if self.missing:
+            return diagnostic(
+                Code.UNKNOWN_INDUSTRY_CODE, span, "no_file", code=code, path=self.missing, hint=hint
+            )
+        return diagnostic(Code.UNKNOWN_INDUSTRY_CODE, span, "none_loaded", code=code, hint=hint)
+
+    def _suggest(self, code: str) -> Wording:
         """A hint for a code a rule names that is not one."""
         named = sorted(self.codes_of(code), key=len, reverse=True)
         if named:
-            return f"write it as its code, {named[0]}"
-        near = difflib.get_close_matches(code, sorted(self.rule_codes), 3)
-        return f"did you mean {', '.join(near)}?" if near else ""
+            return advise("as_code", code=named[0])
+        return did_you_mean(difflib.get_close_matches(code, sorted(self.rule_codes), 3))
 
 
-NO_CLASSIFICATION = Classification("no classification loaded")
+NO_CLASSIFICATION = Classification("")
 
 
 def parse_classification(text: str, path: str) -> tuple[Classification, list[Diagnostic]]:
@@ -101,32 +115,42 @@ def parse_classification(text: str, path: str) -> tuple[Classification, list[Dia
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path)
-        problem = Diagnostic(Code.BAD_CLASSIFICATION, f"not valid YAML: {e}", span)
+        if isinstance(e, _DuplicateKey):
+            problem = diagnostic(Code.BAD_CLASSIFICATION, span, "duplicate_key", key=e.key)
+        else:
+            # The reader's problem in the Chinese; the English keeps PyYAML's whole report.
+            said = getattr(e, "problem", None) or str(e)
+            problem = diagnostic(Code.BAD_CLASSIFICATION, span, "yaml", problem=said, report=str(e))
         return missing_classification(path), [problem]
-    problems: list[str] = []
+    problems: list[Diagnostic] = []
     sections: list[Section] = []
     divisions: list[Division] = []
+    where = Span(path)
     if not isinstance(data, Mapping) or not isinstance(data.get("sections"), Mapping):
-        problems.append("the file needs a mapping `sections` of 门类 (see its header)")
+        problems.append(diagnostic(Code.BAD_CLASSIFICATION, where, "no_sections"))
         data = {}
     for code, body in data.get("sections", {}).items():
-        section, found, section_problems = _section(code, body)
+        section, found, section_problems = _section(code, body, where)
         problems += section_problems
         if section is not None:
             sections.append(section)
             divisions += found
-    problems += _clashes(sections, divisions)
+    problems += _clashes(sections, divisions, where)
     if problems:
-        return missing_classification(path), [
-            Diagnostic(Code.BAD_CLASSIFICATION, p, Span(path)) for p in problems
-        ]
+        return missing_classification(path), problems
     source = f"{data.get('standard', '')} {data.get('title', '')}".strip() or path
     return Classification(source, tuple(sections), tuple(divisions)), []
 
 
 def missing_classification(path: str) -> Classification:
     """None to be had: no rule may test membership, and every industry value stays text."""
-    return Classification(f"no classification (no valid {path})")
+    return Classification("", missing=path)
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    def __init__(self, key: Any, mark: yaml.Mark) -> None:
+        super().__init__(None, None, f"{key!r} is given twice", mark)
+        self.key = repr(key)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -138,9 +162,7 @@ def _unique_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, A
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
         if key in keys:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{key!r} is given twice", key_node.start_mark
-            )
+            raise _DuplicateKey(key, key_node.start_mark)
         keys.append(key)
     return loader.construct_mapping(node)
 
@@ -148,26 +170,40 @@ def _unique_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, A
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
 
 
-def _section(code: Any, body: Any) -> tuple[Section | None, list[Division], list[str]]:
+def _section(
+    code: Any, body: Any, where: Span
+) -> tuple[Section | None, list[Division], list[Diagnostic]]:
     if not isinstance(code, str) or not _SECTION.fullmatch(code):
-        return None, [], [f"门类 code {code!r} is not one capital letter"]
+        return (
+            None,
+            [],
+            [diagnostic(Code.BAD_CLASSIFICATION, where, "section_code", code=repr(code))],
+        )
     if not isinstance(body, Mapping) or not _text(body.get("name")):
-        return None, [], [f"门类 {code} needs a `name`"]
+        return None, [], [diagnostic(Code.BAD_CLASSIFICATION, where, "section_name", code=code)]
     problems, divisions = [], []
     listed = body.get("divisions") or {}
     if not isinstance(listed, Mapping):
-        listed, problems = {}, [f"门类 {code}: `divisions` must map 大类 codes to names"]
+        listed, problems = {}, [diagnostic(Code.BAD_CLASSIFICATION, where, "divisions", code=code)]
     for number, name in listed.items():
         if not isinstance(number, str) or not _DIVISION.fullmatch(number):
-            problems.append(f'门类 {code}: 大类 code {number!r} is not two digits in quotes ("01")')
+            problems.append(
+                diagnostic(
+                    Code.BAD_CLASSIFICATION, where, "division_code", code=code, number=repr(number)
+                )
+            )
         elif not _text(name):
-            problems.append(f"门类 {code}: 大类 {number} needs a name")
+            problems.append(
+                diagnostic(
+                    Code.BAD_CLASSIFICATION, where, "division_name", code=code, number=number
+                )
+            )
         else:
             divisions.append(Division(number, name.strip(), code))
     return Section(code, body["name"].strip()), divisions, problems
 
 
-def _clashes(sections: list[Section], divisions: list[Division]) -> list[str]:
+def _clashes(sections: list[Section], divisions: list[Division], where: Span) -> list[Diagnostic]:
     """Each code and each name must name one class. A 门类 may share its name with its only
     大类 (教育 is both P and 83): the two name the same activities."""
     problems = []
@@ -175,7 +211,14 @@ def _clashes(sections: list[Section], divisions: list[Division]) -> list[str]:
     for d in divisions:
         if d.code in section_of:
             problems.append(
-                f"大类 {d.code} is listed under 门类 {section_of[d.code]} and {d.section}"
+                diagnostic(
+                    Code.BAD_CLASSIFICATION,
+                    where,
+                    "division_twice",
+                    number=d.code,
+                    first=section_of[d.code],
+                    second=d.section,
+                )
             )
         section_of[d.code] = d.section
     named: dict[str, Section | Division] = {}
@@ -188,7 +231,7 @@ def _clashes(sections: list[Section], divisions: list[Division]) -> list[str]:
             and [d.section for d in divisions].count(c.section) == 1
         )
         if other is not None and not sole:
-            problems.append(f"the name {c.name} is given to two classes")
+            problems.append(diagnostic(Code.BAD_CLASSIFICATION, where, "name_twice", name=c.name))
         named[c.name] = c
     return problems
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dsl.analyze import analyze, conflict_issues
 from dsl.check import check_policy, check_schema
+from dsl.diagnostic_text import advise, diagnostic
 from dsl.errors import Diagnostic, DslError, Span, sort_key
 from dsl.industry import missing_classification, parse_classification
 from dsl.parser import parse
@@ -86,7 +87,7 @@ def load_files(
             held = (unsaved or {}).get(path)
             texts[str(path)] = held if held is not None else path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            diags.append(Diagnostic(Code.UNREADABLE_FILE, str(e), Span(str(path))))
+            diags.append(unreadable(path, e))
             continue
         try:
             modules[path] = parse(texts[str(path)], str(path))
@@ -101,11 +102,8 @@ def load_files(
     elif str(schema_file) in texts:
         pass  # its parse error is already reported
     else:
-        diags.append(
-            Diagnostic(
-                Code.MISSING_SCHEMA, f"no schema file at {schema_file}", Span(str(schema_file))
-            )
-        )
+        where = Span(str(schema_file))
+        diags.append(diagnostic(Code.MISSING_SCHEMA, where, "no_file", path=str(schema_file)))
     policies: list[PolicyR] = []
     if schema is not None:
         seen: dict[str, str] = {}
@@ -117,8 +115,15 @@ def load_files(
             if policy is None:
                 continue
             if policy.id in seen:
-                msg = f"policy id '{policy.id}' is also used by {seen[policy.id]}"
-                diags.append(Diagnostic(Code.DUPLICATE_NAME, msg, policy.header.span))
+                diags.append(
+                    diagnostic(
+                        Code.DUPLICATE_NAME,
+                        policy.header.span,
+                        "policy",
+                        name=policy.id,
+                        other=seen[policy.id],
+                    )
+                )
             seen[policy.id] = str(path)
             policies.append(policy)
         diags.extend(check_priorities(m for path, m in modules.items() if path != schema_file))
@@ -145,12 +150,53 @@ def unresolved_conflicts(policies: PolicySet) -> list[Diagnostic]:
     analysis = analyze(policies)
     found = []
     for finding, issue in zip(analysis.conflicts, conflict_issues(analysis), strict=True):
-        message = issue.message
-        if finding.counterexample is not None:
-            project = json.dumps(dict(finding.counterexample.project), ensure_ascii=False)
-            message += f"; e.g. the project {project} on {finding.counterexample.date}"
-        found.append(Diagnostic(Code.UNRESOLVED_CONFLICT, message, issue.span, hint=issue.hint))
+        first, second = finding.rules
+        hint = advise("declare_priority", advice=issue.hint)
+        example = finding.counterexample
+        if example is None:
+            found.append(
+                diagnostic(
+                    Code.UNRESOLVED_CONFLICT,
+                    issue.span,
+                    first=first,
+                    second=second,
+                    detail=issue.message,
+                    hint=hint,
+                )
+            )
+            continue
+        found.append(
+            diagnostic(
+                Code.UNRESOLVED_CONFLICT,
+                issue.span,
+                "example",
+                first=first,
+                second=second,
+                detail=issue.message,
+                project=json.dumps(dict(example.project), ensure_ascii=False),
+                date=str(example.date),
+                hint=hint,
+            )
+        )
     return found
+
+
+def unreadable(path: Path, e: OSError | UnicodeDecodeError) -> Diagnostic:
+    """unreadable_file, saying why in the reader's words rather than the system's."""
+    where = Span(str(path))
+    if isinstance(e, UnicodeDecodeError):
+        return diagnostic(Code.UNREADABLE_FILE, where, "not_utf8", position=e.start + 1)
+    variant = _UNREADABLE.get(type(e))
+    if variant is not None:
+        return diagnostic(Code.UNREADABLE_FILE, where, variant)
+    return diagnostic(Code.UNREADABLE_FILE, where, "os", reason=e.strerror or str(e))
+
+
+_UNREADABLE = {
+    FileNotFoundError: "missing",
+    PermissionError: "denied",
+    IsADirectoryError: "directory",
+}
 
 
 def _with_industries(
@@ -163,7 +209,7 @@ def _with_industries(
     try:
         texts[str(path)] = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        diags.append(Diagnostic(Code.UNREADABLE_FILE, str(e), Span(str(path))))
+        diags.append(unreadable(path, e))
         return replace(schema, industries=missing_classification(str(path)))
     industries, problems = parse_classification(texts[str(path)], str(path))
     diags.extend(problems)

@@ -22,6 +22,7 @@ from lark.exceptions import (
 from lark.lexer import PatternStr
 
 from dsl import ast
+from dsl.diagnostic_text import NO_HINT, TERMINALS, Wording, advise, diagnostic
 from dsl.errors import Diagnostic, DslError, Span
 from dsl.units import parse_quantity
 from dsl.vocabulary import (
@@ -32,17 +33,6 @@ from dsl.vocabulary import (
     outcome_of_keyword,
     strength_of_keyword,
 )
-
-_TERMINAL_NAMES = {
-    "NAME": "a name",
-    "STRING": 'a quoted string "…"',
-    "CLAUSE": "a clause id such as 二.4",
-    "QUANTITY": "a quantity such as 1000万元",
-    "NUMBER": "a number",
-    "DATE": "a date such as 2023-08-02",
-    "UNIT": "a unit (元, 万元, 亿元, 平方米, 亩, 公顷, 平方公里, %)",
-    "$END": "end of file",
-}
 
 _ZH_FIRST_KEYWORD = re.compile(r"^\s*(政策|模式|规则|参数|分工|不编码)\b", re.MULTILINE)
 _EN_FIRST_KEYWORD = re.compile(r"^\s*(policy|schema|rule|param|route|skip)\b", re.MULTILINE)
@@ -66,10 +56,11 @@ def parse(text: str, path: str = "<text>") -> ast.Module:
             raise e.orig_exc from None
         raise
     except RecursionError:
-        message = "the condition nests too deeply; split it into simpler rules"
-        raise DslError([Diagnostic(Code.TOO_DEEP, message, Span(path, 1, 1))]) from None
+        raise DslError([diagnostic(Code.TOO_DEEP, Span(path, 1, 1))]) from None
     except LarkError as e:  # lark's own internal failures must not escape as tracebacks
-        raise DslError([Diagnostic(Code.PARSE_ERROR, str(e), Span(path))]) from None
+        raise DslError(
+            [diagnostic(Code.PARSE_ERROR, Span(path), "internal", error=str(e))]
+        ) from None
     return ast.Module(path, tuple(items), _language(text), _comments(text))
 
 
@@ -105,46 +96,80 @@ def _twins() -> dict[str, str]:
     return dict(re.findall(r'"([a-z_]+)" \| "([^"a-z]+)"', grammar))
 
 
-def _describe(terminal: str) -> str:
-    if terminal in _TERMINAL_NAMES:
-        return _TERMINAL_NAMES[terminal]
+def _describe(terminal: str) -> Wording:
+    if terminal in TERMINALS:
+        return TERMINALS[terminal]
     term = next((t for t in _lark().terminals if t.name == terminal), None)
     if term is not None and isinstance(term.pattern, PatternStr):
-        word = term.pattern.value
-        twin = _twins().get(word)
-        return f"'{word}' ({twin})" if twin else f"'{word}'"
-    return terminal
+        return _keyword(term.pattern.value)
+    return Wording(terminal, terminal)
+
+
+def _keyword(word: str) -> Wording:
+    """A keyword as each language names it: the Chinese spelling first in Chinese."""
+    twin = _twins().get(word)
+    if twin is None:
+        return Wording(f"‘{word}’", f"'{word}'")
+    return Wording(f"‘{twin}’（{word}）", f"'{word}' ({twin})")
+
+
+_END = TERMINALS["$END"]
 
 
 def _syntax_diagnostic(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
     line, column = max(e.line, 1) if e.line else 1, max(e.column, 1) if e.column else 1
     expected: set[str] = set()
+    found: Wording
     if isinstance(e, UnexpectedToken):
         expected = set(e.accepts or e.expected)
-        found = "end of file" if e.token.type == "$END" else f"'{e.token.value}'"
-        width = len(str(e.token.value)) if e.token.type != "$END" else 1
+        value = str(e.token.value)
+        found = _END if e.token.type == "$END" else Wording(f"‘{value}’", f"'{value}'")
+        width = len(value) if e.token.type != "$END" else 1
         if e.token.type == "$END":
             line, column = _end_position(text)
     elif isinstance(e, UnexpectedCharacters):
         expected = set(e.allowed or ())
         pos = e.pos_in_stream or 0
-        found = f"character '{text[pos]}'" if pos < len(text) else "?"
+        char = text[pos] if pos < len(text) else "?"
+        found = Wording(f"字符‘{char}’", f"character '{char}'")
         width = 1
     elif isinstance(e, UnexpectedEOF):
         expected = set(e.expected)
-        found = "end of file"
+        found = _END
         line, column = _end_position(text)
         width = 1
     else:
-        found, width = "input", 1
-    described = sorted({_describe(t) for t in expected if t not in _twins().values()})
-    if 0 < len(described) <= 4:  # a rule's cites may be followed by four keywords
-        message = f"expected {' or '.join(described)}, found {found}"
-    else:
-        message = f"unexpected {found}"
-    hint = _hint(found)
+        found, width = Wording("这段文字", "input"), 1
+    described = sorted(
+        {_describe(t) for t in expected if t not in _twins().values()}, key=lambda w: w.en
+    )
     span = Span(path, line, column, line, column + width)
-    return Diagnostic(Code.PARSE_ERROR, message, span, expected=tuple(described), hint=hint)
+    if not described:
+        return diagnostic(Code.PARSE_ERROR, span, "unexpected", found=found, hint=_hint(found))
+    # A rule's cites may be followed by four keywords; a longer list goes below the message.
+    if len(described) > 4:
+        return diagnostic(
+            Code.PARSE_ERROR,
+            span,
+            "unexpected_of",
+            found=found,
+            tokens=described,
+            expected=described,
+            hint=_hint(found),
+        )
+    *others, last = [d.zh for d in described]
+    listed = Wording(
+        "、".join(others) + ("或" if others else "") + last, " or ".join(d.en for d in described)
+    )
+    return diagnostic(
+        Code.PARSE_ERROR,
+        span,
+        "expected",
+        found=found,
+        tokens=listed,
+        expected=described,
+        hint=_hint(found),
+    )
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -152,10 +177,10 @@ def _end_position(text: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
-def _hint(found: str) -> str:
-    if any(ch in found for ch in "“”：，（）｛｝＝"):
-        return 'full-width punctuation: use ASCII " : , ( ) { } = outside quoted strings'
-    return ""
+def _hint(found: Wording) -> Wording:
+    if any(ch in found.en for ch in "“”：，（）｛｝＝"):
+        return advise("full_width")
+    return NO_HINT
 
 
 def _span(path: str, meta: Any) -> Span:
@@ -201,8 +226,9 @@ class _ToAst(Transformer[Token, Any]):
         values: dict[str, Any] = {}
         for key, value in c[1:]:
             if key in values:
+                said = _keyword(key)
                 raise DslError(
-                    [Diagnostic(Code.DUPLICATE_HEADER, f"'{key}' given twice", self._s(meta))]
+                    [diagnostic(Code.DUPLICATE_HEADER, self._s(meta), key=Wording(said.zh, key))]
                 )
             values[key] = value
         effective = values.pop("effective", ("", "", False))

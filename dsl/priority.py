@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from dsl import ast
+from dsl.diagnostic_text import Wording, advise, diagnostic
 from dsl.errors import Diagnostic
 from dsl.vocabulary import Code
 
@@ -29,6 +30,12 @@ def priorities(rule: ast.Rule) -> Iterable[tuple[str, ast.Priority]]:
     yield from (("prevails_over", p) for p in rule.prevails_over)
 
 
+_KINDS = {
+    "exception_to": Wording("`例外`（exception_to）", "exception_to"),
+    "prevails_over": Wording("`优先于`（prevails_over）", "prevails_over"),
+}
+
+
 def check_priorities(modules: Iterable[ast.Module]) -> list[Diagnostic]:
     """unknown_priority_target for a target that names no other rule of the set."""
     policies = [(m.header.id, m) for m in modules if m.header is not None]
@@ -40,12 +47,13 @@ def check_priorities(modules: Iterable[ast.Module]) -> list[Diagnostic]:
                 if set(target_keys(p.target, pid, rules)) - {f"{pid}/{rule.name}"}:
                     continue
                 diags.append(
-                    Diagnostic(
+                    diagnostic(
                         Code.UNKNOWN_PRIORITY_TARGET,
-                        f"rule '{rule.name}' declares {kind} '{p.target}', which names no "
-                        "other rule of the policy set",
                         p.span,
-                        hint="name a rule of this policy, a rule key policy/rule, or a policy id",
+                        rule=rule.name,
+                        kind=_KINDS[kind],
+                        target=p.target,
+                        hint=advise("priority_target"),
                     )
                 )
     return diags

@@ -100,7 +100,7 @@ def diagnostics(diags: Iterable[Diagnostic], root: str) -> list[dict[str, str]]:
     for d in diags:
         path = d.span.path.removeprefix(root).lstrip("/")
         where = f"{path}:{d.span.line}:{d.span.column}" if d.span.line else path
-        out.append(item(d.code, d.message, where))
+        out.append(item(d.code, f"{where}：{d.message}", where) | {"message_en": d.message_en})
     return out
 
 

@@ -66,8 +66,9 @@ ITEM = {
 
 def bilingual(body: Mapping[str, Any]) -> dict[str, Any]:
     """An error body `{code, message, errors}` with Chinese messages and the English kept in
-    `message_en`, at the top and in each item. A code without a Chinese text keeps its
-    English in both (it is then still a stable code)."""
+    `message_en`, at the top and in each item. An item that already says both (a policy
+    file's diagnostic, dsl.diagnostic_text) keeps its own; a code without a Chinese text
+    keeps its English in both (it is then still a stable code)."""
     english = str(body["message"])
     errors = [_item(e) for e in body.get("errors", [])]
     zh = ANSWER.get(str(body["code"]))
@@ -83,8 +84,10 @@ def bilingual(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _item(error: Mapping[str, str]) -> dict[str, str]:
-    zh = ITEM.get(error["code"])
     where = error["location"]
+    if "message_en" in error:
+        return dict(error)
+    zh = ITEM.get(error["code"])
     return {
         "code": error["code"],
         "message": f"{where}：{zh}" if zh else error["message"],

@@ -134,7 +134,9 @@ def test_check_refuses_a_set_with_an_unresolved_conflict() -> None:
     assert error.code == Code.UNRESOLVED_CONFLICT and error.is_error
     assert error.span.path.endswith("fx-city.zc") and error.span.line == 14
     assert "fx-city/园区规划审批" in error.message and "fx-county/园区规划备案" in error.message
-    assert '{"subject": "park_plan", "region": "测试省/甲市/乙县"} on 2021-01-01' in error.message
+    assert (
+        '{"subject": "park_plan", "region": "测试省/甲市/乙县"} on 2021-01-01' in error.message_en
+    )
     assert "优先于" in error.hint
     assert "unresolved_conflict" in loaded.render()
     # every other finding (warnings, infos) leaves the set loadable: only the conflict is refused

@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 
 from dsl.check import check_policy, check_schema
 from dsl.errors import Diagnostic
+from dsl.load import load_folder
 from dsl.parser import parse
 from server.cli import app
 from tests.conftest import ROOT, MemorySource
+from tests.test_diagnostic_text import CJK, english_sentence
 
 SOURCE = MemorySource(
     {
@@ -171,13 +173,26 @@ def test_checker(note: str, body: str, codes: list[str]) -> None:
     assert [d.code for d in diagnostics(body)] == codes
 
 
+@pytest.mark.parametrize(("note", "body", "codes"), CASES, ids=[c[0] for c in CASES])
+def test_every_diagnostic_speaks_chinese_with_the_english_beside_it(
+    note: str, body: str, codes: list[str]
+) -> None:
+    for d in diagnostics(body):
+        assert CJK.search(d.message) and english_sentence(d.message) == "", d.message
+        assert re.search(r"[a-z]{2,} [a-z]{2,}", d.message_en), d.message_en
+        assert bool(d.hint) == bool(d.hint_en)
+        assert d.hint == "" or (CJK.search(d.hint) and english_sentence(d.hint) == ""), d.hint
+
+
 def test_quote_error_names_the_closest_text() -> None:
     [d] = diagnostics(
         RULE.format(
             clause="一", quote="对投资额度在2000万元以上的非供地类项目", cond="项目.重大项目"
         )
     )
-    assert "对投资额度在1000万元以上的非供地类项目" in d.hint
+    assert "对投资额度在1000万元以上的非供地类项目" in d.hint and "最接近的文字" in d.hint
+    assert d.message == "引文不在 doc 的条款 一 中"
+    assert d.message_en == "the quote is not in clause 一 of doc"
     assert (d.span.line, d.span.column) == (2, 11)
 
 
@@ -238,3 +253,20 @@ def test_seed_policies_check_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 0, result.output
     assert "0 error(s), 0 warning(s)" in result.output
+
+
+def test_an_unreadable_file_says_why_in_both_languages(tmp_path: Path) -> None:
+    (tmp_path / "bad.zc").write_bytes("规则".encode() + b"\xff")
+    schema = tmp_path / "schema.zc"  # absent
+    result = load_folder(tmp_path, SOURCE)
+    said = {(Path(d.span.path).name, d.code, d.message, d.message_en) for d in result.diagnostics}
+    assert said == {
+        ("schema.zc", "unreadable_file", "文件不存在", "no such file"),
+        ("schema.zc", "missing_schema", f"模式文件不存在：{schema}", f"no schema file at {schema}"),
+        (
+            "bad.zc",
+            "unreadable_file",
+            "不是 UTF-8 编码的文本（第 7 个字节无法解码），请另存为 UTF-8",
+            "not UTF-8 text (byte 7 cannot be decoded)",
+        ),
+    }

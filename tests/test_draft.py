@@ -150,7 +150,7 @@ def test_an_unknown_clause_suggests_the_nearest_ids() -> None:
     _, diags = check_policy(module, schema(), Corpus(ROOT))
     unknown = [d for d in diags if d.code == Code.CITE_CLAUSE_UNKNOWN]
     assert [d.span.line for d in unknown] == [8, 12]
-    assert unknown[0].hint.startswith("did you mean 二.3, 三.3")
+    assert unknown[0].hint_en.startswith("did you mean 二.3, 三.3")
     assert "二.8" in unknown[1].hint
 
 

@@ -211,14 +211,14 @@ def diagnostics(cond: str, industries: Classification | None = None) -> list[Dia
 def test_unknown_code_is_an_error(cond: str, hint: str) -> None:
     [d] = diagnostics(cond, classification())
     assert (d.code, d.is_error) == ("unknown_industry_code", True)
-    assert "GB/T 4754-2017" in d.message
-    assert hint in d.hint
+    assert "GB/T 4754-2017" in d.message and "GB/T 4754-2017" in d.message_en
+    assert hint in d.hint_en
     assert (d.span.line, d.span.column) == (2, 20)  # the test itself
 
 
 def test_without_a_classification_every_code_is_unknown() -> None:
     [d] = diagnostics("项目.行业 属于行业 {C26}")
-    assert d.code == "unknown_industry_code" and "no classification" in d.message
+    assert d.code == "unknown_industry_code" and "no classification" in d.message_en
 
 
 def test_membership_of_a_non_text_field_is_a_type_mismatch() -> None:
@@ -288,4 +288,4 @@ def test_a_malformed_data_file_is_reported(
     assert result.policies is None
     codes = [d.code for d in result.diagnostics]
     assert "bad_classification" in codes, result.render()
-    assert any(problem in d.message for d in result.diagnostics), result.render()
+    assert any(problem in d.message_en for d in result.diagnostics), result.render()

@@ -334,6 +334,7 @@ def test_the_server_publishes_the_checkers_diagnostics_as_you_type(editor: Edito
     (warning,) = editor.diagnostics()
     assert warning.code == "bound_wording_mismatch"
     assert warning.severity == lsp.DiagnosticSeverity.Warning
+    assert "包括本数" in warning.message  # the message, then the hint, in Chinese
     start = at(CONDITION, "项目.投资额")
     assert (warning.range.start.line, warning.range.start.character) == start
     unknown_field = POLICY.replace("项目.投资额 以上", "项目.颜色 以上")
@@ -345,6 +346,7 @@ def test_the_server_publishes_the_checkers_diagnostics_as_you_type(editor: Edito
     assert [d.code for d in shown] == ["bound_wording_mismatch", "unknown_field"]
     unknown = shown[1]
     assert unknown.code == "unknown_field" and unknown.severity == lsp.DiagnosticSeverity.Error
+    assert unknown.message.startswith("未知字段‘颜色’")
     where = at(CONDITION, "投资额")  # where 颜色 now starts
     assert (unknown.range.start.line, unknown.range.start.character) == where
     assert (unknown.range.end.character - unknown.range.start.character) == len("颜色")

@@ -71,32 +71,48 @@ def test_equal_money_in_different_units() -> None:
 
 
 ERRORS = [
-    # (text, line, column, words the message must contain)
-    ('规则 x 依据 一 "a" 则 备案', 1, 15, ["'when' (当)", "'则'"]),
-    ('规则 x 依据 一 "a" 当 项目.a 以上', 1, 24, ["end of file"]),
-    ('rule x cite 1 "a" when project.a：', 1, 33, ["'：'"]),
-    ("政策 p {\n  来源 a\n  来源 b\n}", 1, 1, ["'source' given twice"]),
-    ('规则 x 依据 一 "unterminated\n', 1, 11, ["character"]),
-    ('参数 x = 1000美元 依据 一 "q"', 1, 12, ["'美元'"]),
+    # (text, line, column, words the Chinese message must contain, and the English one)
+    (
+        '规则 x 依据 一 "a" 则 备案',
+        1,
+        15,
+        ["不应出现‘则’", "或‘当’（when）"],
+        ["'when' (当)", "'则'"],
+    ),
+    ('规则 x 依据 一 "a" 当 项目.a 以上', 1, 24, ["文件结尾"], ["end of file"]),
+    ('rule x cite 1 "a" when project.a：', 1, 33, ["‘：’"], ["'：'"]),
+    (
+        "政策 p {\n  来源 a\n  来源 b\n}",
+        1,
+        1,
+        ["‘来源’（source）写了两次"],
+        ["'source' given twice"],
+    ),
+    ('规则 x 依据 一 "unterminated\n', 1, 11, ['字符‘"’'], ["character '\"'"]),
+    ('参数 x = 1000美元 依据 一 "q"', 1, 12, ["‘美元’"], ["'美元'"]),
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "column", "words"), ERRORS)
-def test_syntax_errors(text: str, line: int, column: int, words: list[str]) -> None:
+@pytest.mark.parametrize(("text", "line", "column", "zh", "en"), ERRORS)
+def test_syntax_errors(text: str, line: int, column: int, zh: list[str], en: list[str]) -> None:
     with pytest.raises(DslError) as e:
         parse(text, "t.zc")
     [d] = e.value.diagnostics
     assert (d.span.line, d.span.column) == (line, column)
     assert d.code in ("parse_error", "duplicate_header")
-    for w in words:
+    for w in zh:
         assert w in d.message
+    for w in en:
+        assert w in d.message_en
     assert d.render(text).startswith(f"t.zc:{line}:{column}:")
 
 
 def test_full_width_punctuation_gets_a_hint() -> None:
     with pytest.raises(DslError) as e:
         parse("规则 x 依据 一 “a” 当 项目.a 则 备案")
-    assert "full-width" in e.value.diagnostics[0].hint
+    [d] = e.value.diagnostics
+    assert "全角标点" in d.hint and "full-width" in d.hint_en
+    assert d.hint in d.render("规则 x 依据 一 “a” 当 项目.a 则 备案")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "policies").glob("*.zc")), ids=lambda p: p.name)
@@ -221,3 +237,16 @@ def test_the_modal_keyword_is_not_a_prefix_of_names() -> None:
     [rule] = parse('规则 可行性 依据 一 "q" 当 项目.可行 是 可能 则 步骤 可 可以').rules
     assert rule.name == "可行性" and rule.steps == (ast.Step("可", "可以"),)
     assert rule.strength == "mandatory"
+
+
+def test_a_long_list_of_what_may_stand_there_is_said_once_in_each_language() -> None:
+    text = '规则 x 依据 一 "a" 当 项目.a 则 则'
+    with pytest.raises(DslError) as e:
+        parse(text, "t.zc")
+    [d] = e.value.diagnostics
+    assert d.message.startswith("此处不应出现‘则’，应为以下之一：")
+    assert d.message_en.startswith("unexpected '则'; expected one of: ")
+    assert len(d.expected) > 4 and "‘备案’（file）" in d.expected and "文件结尾" in d.expected
+    assert all(e in d.message for e in d.expected)
+    # the rendering does not list them a second time
+    assert "应为以下之一" not in d.render(text).split("\n", 1)[1]

@@ -43,20 +43,21 @@ def test_every_code_is_documented_with_its_severity() -> None:
 
 
 def _code_argument(call: ast.Call) -> ast.expr | None:
-    """The code a Diagnostic, FactError or checker `report` call is given."""
+    """The code a Diagnostic, FactError, `diagnostic` or checker `self.report` call is given."""
     func = call.func
     name = (
         func.id
         if isinstance(func, ast.Name)
-        else func.attr
+        else f".{func.attr}"
         if isinstance(func, ast.Attribute)
         else ""
     )
-    position = {"Diagnostic": 0, "report": 0, "FactError": 1}.get(name)
+    position = {"Diagnostic": 0, "diagnostic": 0, ".report": 0, "FactError": 1}.get(name)
     if position is None:
         return None
+    # `diagnostic` takes its code by position only: a keyword `code` there is a fact.
     keyword = next((k.value for k in call.keywords if k.arg == "code"), None)
-    return keyword or call.args[position]
+    return call.args[position] if name == "diagnostic" else keyword or call.args[position]
 
 
 def _emitted() -> list[tuple[str, int, ast.expr]]:
