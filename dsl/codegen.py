@@ -61,13 +61,20 @@ class _Writer:
         self.specified: set[str] = set()  # fields with a test of a bound the text gives
 
     def reads(self, cond: Cond) -> tuple[int, ...]:
-        """The places in T of `cond`'s tests and of the presence of the fields it reads
-        only through tests of open parameters."""
+        """The places in T of `cond`'s tests and of what says whether each field it reads
+        through a test of an open parameter is present: the field's presence where only
+        such tests read it, else a test of a bound the text gives on that field (unknown
+        exactly when the field is missing), which may be another rule's."""
         order = {t: i for i, t in enumerate(self.tests)}
         only = self.unspecified_only()
+        specified = {t.field: i for t, i in reversed(order.items()) if not t.unspecified}
         tests = _atomic(cond)
         places = {order[t] for t in tests}
-        places |= {len(order) + only.index(t.field) for t in tests if t.field in only}
+        for t in tests:
+            if t.unspecified:
+                places.add(
+                    len(order) + only.index(t.field) if t.field in only else specified[t.field]
+                )
         return tuple(sorted(places))
 
     def unspecified_only(self) -> list[str]:

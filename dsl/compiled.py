@@ -10,13 +10,14 @@ A decision is split by what it depends on:
   rules read (in T, with which of their facts are present): dsl.combine settles or leaves
   open the verdict from those, and the missing facts and next questions are theirs;
 - the facts used and the date, filled in for each decision;
-- with explain: why each other rule failed (which test, from T; the words, from that test
-  and the actual value), each fired rule's trace (from the values its tests read), and the
-  counterfactuals. The search for those depends on T, on the candidate changes of each field
+- with explain: why each other rule failed (which test, from T; the words, kept by that
+  test and the actual value), each fired rule's trace (kept by the values its tests read),
+  and the counterfactuals. Their search depends on T, on the candidate changes of each field
   tested (dsl.counterfactual.field_candidates, kept by the field's value) and on nothing
-  else while the region stays (every change it decides again keeps the policies in force).
-  Where a rule tests the region, a change of region brings other policies in force, so that
-  search is not kept.
+  else while the region stays (every change it decides again keeps the policies in force):
+  dsl/cell_search.py runs it on T and the rules' states packed in ints, with predictions
+  and verifications kept by those. Where a rule tests the region, a change of region brings
+  other policies in force, so dsl.counterfactual.Search runs it as it is.
 
 Each kept part is a pure function of its key, so a decision made from kept parts is the one
 `assemble` makes. The caches are plain dicts, shared by threads (a part computed twice by two
@@ -27,48 +28,29 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from dsl import ast
+from dsl import cell_search
+from dsl.cell_search import LIMIT, CellSpace, remember, tag
 from dsl.codegen import FALSE, TRUE, UNKNOWN, PolicyCode, generate
-from dsl.counterfactual import Candidate, Counterfactual, Search, field_candidates, tests_by_field
+from dsl.counterfactual import Counterfactual, Search, tests_by_field
 from dsl.dates import date_or_today
 from dsl.decide import (
     Decision,
+    WhyNot,
     assemble,
     not_covered,
     policies_in_force,
     why_not_of,
 )
-from dsl.interpret import Failure, Firing, first_failure
+from dsl.interpret import Failure, Firing, atomic_tests, first_failure
 from dsl.resolved import PolicySet, RuleR, Test
 from dsl.schema import Facts, FactValue
-from dsl.trace import DEFAULT, GIVEN, FactUsed, trace_rule
+from dsl.trace import DEFAULT, GIVEN, FactUsed, RuleTrace, trace_rule
 
-# Entries per cache. Every object kept is one more for the garbage collector's full passes to
-# walk, so a cache is emptied well before the memory would matter.
-LIMIT = 8192
 REGION = "region"
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-def _remember(cache: dict[K, V], key: K, value: V) -> V:
-    if len(cache) >= LIMIT:
-        cache.clear()  # rare, and cheaper than tracking use; the parts are made again
-    cache[key] = value
-    return value
-
-
-def _tag(value: object) -> object:
-    """What a cache key holds beside a fact value: its class, as True and 1.0 are equal in
-    Python but not as facts, and for a float zero its sign (-0.0 is written -0)."""
-    if isinstance(value, float) and value == 0.0:
-        return math.copysign(1.0, value)
-    return value.__class__
 
 
 def _with(decision: Decision, changes: Mapping[str, object]) -> Decision:
@@ -79,17 +61,6 @@ def _with(decision: Decision, changes: Mapping[str, object]) -> Decision:
     made.__dict__.update(decision.__dict__)
     made.__dict__.update(changes)
     return made
-
-
-class _Class:
-    """The candidate changes of one field for the values that have the same ones. A search is
-    kept by these objects themselves (hashed by identity, so a key costs nothing to hash, and
-    one a key holds stays alive, so no other class can take its place)."""
-
-    __slots__ = ("candidates",)
-
-    def __init__(self, candidates: tuple[Candidate, ...]) -> None:
-        self.candidates = candidates
 
 
 @dataclass(frozen=True)
@@ -106,9 +77,7 @@ class _Scope:
     codes: tuple[PolicyCode, ...]
     rules: tuple[RuleR, ...]  # every rule of those policies, in order
     uncovered: _Skeleton | None  # when none is in force: the not-covered decision
-    tests: dict[str, list[Test]]  # the tests of those rules, by field
-    fields: tuple[ast.FieldDef, ...]  # the fields tested, in the schema's order
-    names: tuple[str, ...]  # their names
+    names: tuple[str, ...]  # the fields those rules test, in the schema's order
     region_tested: bool  # a rule tests the region: the counterfactuals are not kept
     reads: tuple[tuple[int, ...], ...]  # per rule, the places in T of what it reads
 
@@ -129,9 +98,13 @@ class CompiledEvaluator:
         self._failures: dict[tuple[object, ...], tuple[tuple[RuleR, Test, bool], ...]] = {}
         self._explained: dict[tuple[object, ...], dict[str, object]] = {}
         self._facts: dict[tuple[object, ...], FactUsed] = {}
-        self._candidates: dict[tuple[object, ...], _Class] = {}
-        self._classes: dict[tuple[Candidate, ...], _Class] = {}
-        self._searches: dict[tuple[object, ...], tuple[tuple[Counterfactual, ...], bool]] = {}
+        self._why_not: dict[tuple[object, ...], WhyNot | None] = {}
+        self._traces: dict[tuple[object, ...], RuleTrace] = {}
+        self._reads = {  # the fields each rule's tests read
+            r.key: tuple(dict.fromkeys(t.field for t in atomic_tests(r.cond)))
+            for r in policies.rules
+        }
+        self._spaces: dict[tuple[str, ...], CellSpace] = {}
         self._predicted: dict[tuple[str, ...], dict[tuple[object, ...], Any]] = {}
 
     # ---- the Evaluator protocol ---------------------------------------------------------------
@@ -180,11 +153,11 @@ class CompiledEvaluator:
             )
         # The values of every field tested decide T, and so all that explain adds.
         values = tuple(map(facts.get, scope.names))
-        seen = (scope.ids, tuple(map(_tag, values)), values)
+        seen = (scope.ids, tuple(map(tag, values)), values)
         explained = self._explained.get(seen)
         if explained is None:
             parts = self._explain(scope, skeleton, results, vector, decision, facts, day)
-            explained = _remember(self._explained, seen, parts)
+            explained = remember(self._explained, seen, parts)
         return _with(decision, explained)
 
     # ---- the parts ----------------------------------------------------------------------------
@@ -211,14 +184,14 @@ class CompiledEvaluator:
                 getter: Callable[[tuple[object, ...]], object] = operator.itemgetter(
                     *sorted(places)
                 )
-                read = _remember(self._open, key, getter)
+                read = remember(self._open, key, getter)
             key = (scope.ids, results, read(vector))
         skeleton = self._skeletons.get(key)
         if skeleton is None:
             made = assemble(self.policies, self, facts, day, explain=False)
             fired_keys = {f.id for f in made.rules}
             fired = tuple(r for r in scope.rules if r.key in fired_keys)
-            skeleton = _remember(self._skeletons, key, _Skeleton(made, fired))
+            skeleton = remember(self._skeletons, key, _Skeleton(made, fired))
         return scope, results, vector, skeleton
 
     def _verdict(self, facts: Mapping[str, FactValue], day: str) -> Decision:
@@ -234,7 +207,7 @@ class CompiledEvaluator:
         text = str(given)
         day = self._days.get(text)
         if day is None:
-            day = _remember(self._days, text, date_or_today(text))
+            day = remember(self._days, text, date_or_today(text))
         return day
 
     def _scope(self, region: str, day: str) -> _Scope:
@@ -257,13 +230,11 @@ class CompiledEvaluator:
             uncovered=None
             if active
             else _Skeleton(not_covered(self.policies, covering, region, day), ()),
-            tests=tests,
-            fields=fields,
             names=tuple(f.name for f in fields),
             region_tested=REGION in tests,
             reads=tuple(reads),
         )
-        return _remember(self._scopes, (region, day), scope)
+        return remember(self._scopes, (region, day), scope)
 
     def _facts_used(self, facts: Mapping[str, FactValue]) -> tuple[FactUsed, ...]:
         """dsl.trace.facts_used, each FactUsed kept by its name, value and source (not the
@@ -276,14 +247,14 @@ class CompiledEvaluator:
             if name not in facts:
                 continue
             value = facts[name]
-            kind: object = value.__class__  # _tag, inline: this loop is most of a decision
+            kind: object = value.__class__  # tag, inline: this loop is most of a decision
             if kind is float and value == 0.0:
                 kind = math.copysign(1.0, value)
             key = (name, kind, value, name in defaulted)
             used = kept.get(key)
             if used is None:
                 made = FactUsed(name, value, DEFAULT if name in defaulted else GIVEN)
-                used = _remember(kept, key, made)
+                used = remember(kept, key, made)
             out.append(used)
         return tuple(out)
 
@@ -316,15 +287,29 @@ class CompiledEvaluator:
         failures = self._failures.get((scope.ids, vector))
         if failures is None:
             failures = self._first_failures(scope, results, facts)
-            _remember(self._failures, (scope.ids, vector), failures)
-        said = (
-            why_not_of(rule, Failure(test, negated, facts.get(test.field)), schema)
-            for rule, test, negated in failures
-        )
+            remember(self._failures, (scope.ids, vector), failures)
+        why_not = []
+        for rule, test, negated in failures:  # each worded from its test and the value
+            actual = facts.get(test.field)
+            key = (rule.key, id(test), negated, tag(actual), actual)  # tests live on
+            said = self._why_not.get(key)
+            if said is None:
+                said = why_not_of(rule, Failure(test, negated, actual), schema)
+                remember(self._why_not, key, said)
+            if said is not None:
+                why_not.append(said)
+        traces = []
+        for r in skeleton.fired:  # each from the values its tests read
+            values = tuple(map(facts.get, self._reads[r.key]))
+            read = (r.key, tuple(map(tag, values)), values)
+            trace = self._traces.get(read)
+            if trace is None:
+                trace = remember(self._traces, read, trace_rule(r, facts, schema))
+            traces.append(trace)
         found, complete = self._counterfactuals(scope, vector, decision, facts, day)
         return {
-            "why_not": tuple(w for w in said if w is not None),
-            "trace": tuple(trace_rule(r, facts, schema) for r in skeleton.fired),
+            "why_not": tuple(why_not),
+            "trace": tuple(traces),
             "counterfactuals": found,
             "counterfactuals_complete": complete,
         }
@@ -339,7 +324,7 @@ class CompiledEvaluator:
     ) -> tuple[tuple[Counterfactual, ...], bool]:
         predicted = self._predicted.get(scope.ids)
         if predicted is None:
-            predicted = _remember(self._predicted, scope.ids, {})
+            predicted = remember(self._predicted, scope.ids, {})
         elif len(predicted) >= LIMIT:
             predicted.clear()
 
@@ -357,22 +342,14 @@ class CompiledEvaluator:
 
         if scope.region_tested:
             return search().run()
-        singles: list[Candidate] = []
-        classes: list[_Class] = []
-        for f in scope.fields:
-            value = facts.get(f.name)
-            key = (scope.ids, f.name, _tag(value), value)
-            found = self._candidates.get(key)
-            if found is None:
-                made = tuple(field_candidates(f, scope.tests[f.name], value, self.policies.schema))
-                same = self._classes.get(made)
-                if same is None:
-                    same = _remember(self._classes, made, _Class(made))
-                found = _remember(self._candidates, key, same)
-            classes.append(found)
-            singles += found.candidates
-        searched = (scope.ids, vector, tuple(classes))
-        kept = self._searches.get(searched)
-        if kept is None:
-            kept = _remember(self._searches, searched, search().run(singles))
+        space = self._spaces.get(scope.ids)
+        if space is None:
+            made = CellSpace(scope.codes, self.policies.policies, self.policies.schema)
+            space = remember(self._spaces, scope.ids, made)
+        fields = space.changes(facts)
+        kept = cell_search.search(
+            space, vector, fields, base, facts, lambda changed: self._verdict(changed, day)
+        )
+        if kept is None:  # over the budget: where the search stops is Search's to say
+            return search().run([c.candidate for f in fields for c in f.choices])
         return kept

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 from dsl import ast
@@ -57,6 +58,7 @@ REGION = "region"  # the field that chooses the policies in force (dsl.decide)
 Result = tuple[Outcome, Strength, tuple[tuple[str, str], ...]]
 Rerun = Callable[[Mapping[str, FactValue]], "Decision"]
 StateOf = Callable[[RuleR, Mapping[str, FactValue]], object]
+Make = Callable[[tuple["Candidate", ...], "Decision", bool, tuple[str, ...]], "Counterfactual"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def _numeric(
     return sorted(found.values(), key=lambda c: c.rank)
 
 
+@cache  # exact arithmetic costs; a policy set has few bounds
 def _sides(bound: float, op: str) -> tuple[tuple[float, str], tuple[float, str]]:
     """The representable values on either side of the boundary a test draws at `bound`,
     each with the comparison against `bound` that holds for it. Exact, so a bound such as
@@ -248,11 +251,7 @@ class Search:
         for r in self.rules:
             for name in dict.fromkeys(t.field for t in atomic_tests(r.cond)):
                 self.testing.setdefault(name, []).append(r)
-        self.cites = {
-            r.key: tuple(f"{p.header.source} {c.clause}" for c in r.ast.cites)
-            for p in every_policy
-            for r in p.rules
-        }
+        self.cites = cites_of(every_policy)
         self.base_states = {r.key: self.state(r, facts) for r in self.rules}
         self._both: dict[tuple[str, str], list[RuleR]] = {}  # the rules testing two fields
         self.left = MAX_EVALUATIONS
@@ -306,15 +305,8 @@ class Search:
             fields = tuple(sorted((a.field, b.field)))
             if result not in by_one and (fields, result) not in reported:
                 keep((a, b), changed)
-        # The path is said where the outcome alone would not tell the results apart.
-        paths: dict[tuple[Outcome, Strength], set[object]] = {}
-        for _, d in found:
-            paths.setdefault((d.outcome, d.strength), set()).add(result_of(d)[2])
-        paths.setdefault(base[:2], set()).add(None)
-        return tuple(
-            self._counterfactual(changes, d, len(paths[(d.outcome, d.strength)]) > 1)
-            for changes, d in found
-        ), self.complete
+        make = partial(counterfactual, cites=self.cites, schema=self.schema)
+        return report(found, self.base, make), self.complete
 
     def _spend(self) -> bool:
         if self.left == 0:
@@ -398,35 +390,67 @@ class Search:
             return False
         return all(s == before.get(k, self.base_states[k]) for k, s in states.items())
 
-    def _counterfactual(
-        self, changes: tuple[Candidate, ...], d: Decision, with_path: bool
-    ) -> Counterfactual:
-        before = set(_deciding(self.base, waiting=False))
-        rules = tuple(k for k in _deciding(d) if k not in before)
-        clauses = tuple(dict.fromkeys(c for k in rules for c in self.cites.get(k, ())))
-        steps = tuple(f"{s.authority}{s.action}" for s in d.steps)
-        if d.outcome == Outcome.UNDETERMINED:
-            missing = "、".join(label(self.schema, m) for m in d.missing_facts)
-            said = f"未能确定（须补充{missing}）"
-        else:
-            said = outcome_text(d.outcome, d.strength)
-            is_path = d.outcome in (Outcome.APPROVE, Outcome.FILE)
-            if with_path and steps:
-                said += ("路径：" if is_path else "；步骤：") + " → ".join(steps)
-            elif with_path and is_path:  # the path waits on facts (dsl.combine)
-                said += "（路径未定）"
-        text = f"若{'且'.join(c.text for c in changes)} → {said}"
-        if clauses:
-            text += f"（{_grouped(clauses)}）"
-        return Counterfactual(
-            tuple(FactChange(c.field, c.value, c.text) for c in changes),
-            d.outcome,
-            d.strength,
-            steps,
-            rules,
-            clauses,
-            text,
-        )
+
+def cites_of(every_policy: Sequence[PolicyR]) -> dict[str, tuple[str, ...]]:
+    """Each rule's clauses as a counterfactual names them ("document clause"), by rule key."""
+    return {
+        r.key: tuple(f"{p.header.source} {c.clause}" for c in r.ast.cites)
+        for p in every_policy
+        for r in p.rules
+    }
+
+
+def report(
+    found: Sequence[tuple[tuple[Candidate, ...], Decision]], base: Decision, make: Make
+) -> tuple[Counterfactual, ...]:
+    """The counterfactuals of the changes `found`, each with the decision it gave, made by
+    `make` (`counterfactual` with the policies' cites and schema). The path is said where
+    the outcome alone would not tell the results apart."""
+    paths: dict[tuple[Outcome, Strength], set[object]] = {}
+    for _, d in found:
+        paths.setdefault((d.outcome, d.strength), set()).add(result_of(d)[2])
+    paths.setdefault((base.outcome, base.strength), set()).add(None)
+    before = _deciding(base, waiting=False)
+    return tuple(
+        make(changes, d, len(paths[(d.outcome, d.strength)]) > 1, before) for changes, d in found
+    )
+
+
+def counterfactual(
+    changes: tuple[Candidate, ...],
+    d: Decision,
+    with_path: bool,
+    before: tuple[str, ...],
+    cites: Mapping[str, tuple[str, ...]],
+    schema: Schema,
+) -> Counterfactual:
+    """The counterfactual of `changes`, which gave `d`; `before`, the rules the decision
+    itself rests on (they are not named again)."""
+    rules = tuple(k for k in _deciding(d) if k not in before)
+    clauses = tuple(dict.fromkeys(c for k in rules for c in cites.get(k, ())))
+    steps = tuple(f"{s.authority}{s.action}" for s in d.steps)
+    if d.outcome == Outcome.UNDETERMINED:
+        missing = "、".join(label(schema, m) for m in d.missing_facts)
+        said = f"未能确定（须补充{missing}）"
+    else:
+        said = outcome_text(d.outcome, d.strength)
+        is_path = d.outcome in (Outcome.APPROVE, Outcome.FILE)
+        if with_path and steps:
+            said += ("路径：" if is_path else "；步骤：") + " → ".join(steps)
+        elif with_path and is_path:  # the path waits on facts (dsl.combine)
+            said += "（路径未定）"
+    text = f"若{'且'.join(c.text for c in changes)} → {said}"
+    if clauses:
+        text += f"（{_grouped(clauses)}）"
+    return Counterfactual(
+        tuple(FactChange(c.field, c.value, c.text) for c in changes),
+        d.outcome,
+        d.strength,
+        steps,
+        rules,
+        clauses,
+        text,
+    )
 
 
 def _deciding(d: Decision, waiting: bool = True) -> tuple[str, ...]:

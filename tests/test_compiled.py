@@ -9,19 +9,23 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import random
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-import dsl.compiled
+import dsl.cell_search
 from dsl.compiled import CompiledEvaluator
 from dsl.decide import Decision, decide
 from dsl.interpret import Interpreter
+from dsl.load import load_files
 from dsl.policytest import run_case
 from dsl.resolved import AllOf, AnyOf, Cond, NotC, PolicySet
 from dsl.schema import FactValue
 from server.service import Service
+from tests.conftest import ROOT, MemorySource
+from tests.test_engine_threads import THREADS, random_project, run_together
 from tests.test_policies import CASES, GOLDEN
 
 PINGLIANG = "甘肃省/平凉市"
@@ -62,9 +66,9 @@ def _projects() -> list[dict[str, object]]:
 def test_full_caches_are_emptied_without_mixing_parts(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With room for 3 entries, every cache empties again and again (the candidate classes'
-    numbers included, which must never be reused for another class)."""
-    monkeypatch.setattr(dsl.compiled, "LIMIT", 3)
+    """With room for 3 entries, every cache empties again and again (dsl/cell_search.py's
+    too: its codes, predictions and verifications)."""
+    monkeypatch.setattr(dsl.cell_search, "LIMIT", 3)
     policies = service.policies
     compiled, interp = CompiledEvaluator(policies), Interpreter(policies)
     facts = [policies.schema.validate(p)[0] for p in _projects()]
@@ -143,3 +147,66 @@ def test_another_policy_set_is_decided_step_by_step(service: Service) -> None:
         got = decide(other, compiled, facts, DAY)
         assert got.revision == "another"
         assert got == decide(other, Interpreter(other), facts, DAY)
+
+
+def test_threads_share_cells_while_their_dicts_empty(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads explain the same projects in different orders through one evaluator
+    whose kept dicts hold 16 entries, so they empty under one another's feet: every decision
+    is still the interpreter's."""
+    monkeypatch.setattr(dsl.cell_search, "LIMIT", 16)
+    policies = service.policies
+    rng = random.Random(3)
+    facts = [policies.schema.validate(random_project(rng, policies))[0] for _ in range(120)]
+    want = [_json(decide(policies, Interpreter(policies), f, DAY)) for f in facts]
+    compiled = CompiledEvaluator(policies)
+    got: list[list[str]] = [[""] * len(facts) for _ in range(THREADS)]
+
+    def work(k: int) -> None:
+        order = list(range(len(facts)))
+        random.Random(k).shuffle(order)
+        for i in order:
+            got[k][i] = _json(decide(policies, compiled, facts[i], DAY))
+
+    run_together(work)
+    assert all(g == want for g in got)
+
+
+OPEN_AND_BOUND = """
+政策 demo { 来源 doc 地区 "上海市/嘉定区" 施行 2017-01-01 }
+参数 租赁界限 = 未规定 平方米
+  依据 一 "租赁面积较大的"
+规则 大面积租赁 依据 一 "租赁面积较大的,区经委会审"
+  当 项目.租赁面积 超过 租赁界限
+  则 审批 步骤 区经委 会审
+规则 重大租赁 依据 二 "重大项目签订三方责任书"
+  当 项目.重大项目 且 项目.租赁面积 超过 5000平方米
+  则 义务 "签订三方责任书"
+"""
+
+
+def test_a_field_an_open_parameter_reads_is_missing_or_not(tmp_path: Path) -> None:
+    """租赁面积 is read by an open parameter's test (unknown either way) and by another
+    rule's bound, false for both projects: only that bound's test says whether the area is
+    missing, and so whether the undetermined rule waits on it. Decided one after the other,
+    the two must not share a skeleton."""
+    (tmp_path / "demo.zc").write_text(OPEN_AND_BOUND, "utf-8")
+    schema = ROOT / "policies" / "schema.zc"
+    source = MemorySource(
+        {"doc": {"一": "租赁面积较大的,区经委会审。", "二": "重大项目签订三方责任书。"}}
+    )
+    result = load_files([schema, tmp_path / "demo.zc"], schema, source, conflicts=False)
+    assert result.policies is not None, result.render()
+    policies = result.policies
+    compiled, interp = CompiledEvaluator(policies), Interpreter(policies)
+    region = "上海市/嘉定区/安亭镇"
+    missing = [
+        decide(policies, compiled, policies.schema.validate(p)[0], DAY).missing_facts
+        for p in ({"region": region}, {"region": region, "lease_area_m2": 100})
+    ]
+    assert missing == [
+        decide(policies, interp, policies.schema.validate(p)[0], DAY).missing_facts
+        for p in ({"region": region}, {"region": region, "lease_area_m2": 100})
+    ]
+    assert missing[0] != missing[1]  # the two do differ

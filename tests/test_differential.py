@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -32,23 +32,26 @@ import pytest
 from hypothesis import example, find, given, settings
 from hypothesis import strategies as st
 
+import dsl.compiled
 from dsl import ast, resolved
 from dsl.check import check_policy, check_schema
+from dsl.codegen import generate
 from dsl.compile import ReteEngine, engine_number_ok
 from dsl.compiled import CompiledEvaluator
-from dsl.decide import Decision, decide
+from dsl.decide import Decision, decide, evaluation_date, policies_in_force
 from dsl.fmt import format_module
 from dsl.industry import parse_classification
 from dsl.interpret import Interpreter, atomic_tests
 from dsl.load import INDUSTRY_FILE, load_folder
 from dsl.parser import parse
 from dsl.resolved import COMPARATORS, AllOf, AnyOf, Cond, NotC, PolicyR, PolicySet
-from dsl.schema import Schema
+from dsl.schema import FactValue, Schema
 from dsl.sources import ClauseSource
 from dsl.units import Quantity
 from dsl.vocabulary import Outcome, Strength
 from kb.corpus import Corpus
 from tests.conftest import examples
+from tests.test_engine_threads import random_project
 
 ROOT = Path(__file__).resolve().parent.parent
 PILOT_ID = "pingliang-2023"
@@ -91,6 +94,14 @@ class Evaluators:
         self.interp = Interpreter(policies)
         self.rete = ReteEngine(policies)
         self.compiled = CompiledEvaluator(policies)
+        self.codes = {c.policy.id: c for c in generate(policies)}
+
+    def cell(self, facts: Mapping[str, FactValue], date: str | None) -> tuple[object, ...]:
+        """The policies in force and T, the values of their tests (dsl/codegen.py): what
+        a decision, its explanation included, depends on beside the facts' own values."""
+        day = evaluation_date(facts, date)
+        _, active = policies_in_force(self.policies, str(facts.get("region", "")), day)
+        return tuple((p.id, self.codes[p.id].run(facts)[1]) for p in active)
 
     def assert_agree(
         self, project: dict[str, object], date: str | None, rete_explains: bool = False
@@ -554,6 +565,75 @@ def test_the_rete_engine_explains_alike(data: st.DataObject) -> None:
     )
     project = data.draw(project_strategy)
     evaluators.assert_agree(project, data.draw(decision_dates(evaluators.policies)), True)
+
+
+# ---- cells: projects alike to every test, with other values ------------------------------------
+
+
+def sibling(
+    evaluators: Evaluators, project: dict[str, object], date: str | None, moves: list[float]
+) -> dict[str, object]:
+    """The project with each number moved by the next of `moves` and each enum set to
+    another value, where that keeps its cell: another project that every test of the
+    policies in force reads alike, with other values (numbers nearest the bounds, words)."""
+    schema = evaluators.policies.schema
+    facts, _ = schema.validate(project)
+    cell = evaluators.cell(facts, date)
+    out = dict(project)
+    for k, f in enumerate(schema.fields):
+        value = out.get(f.name)
+        if f.type.kind == "number" and isinstance(value, int | float):
+            options: list[object] = [round(float(value) + moves[k % len(moves)], 4)]
+        elif f.type.kind == "enum":
+            options = [v.name for v in f.type.values if v.name != value]
+        else:
+            continue
+        for option in options:
+            tried = out | {f.name: option}
+            moved, errors = schema.validate(tried)
+            if not errors and evaluators.cell(moved, date) == cell:
+                out = tried
+                break
+    return out
+
+
+@settings(max_examples=examples(1500), deadline=None)
+@given(st.data())
+def test_projects_in_one_cell_are_explained_each_as_its_own(data: st.DataObject) -> None:
+    """The compiled evaluator searches counterfactuals per cell (dsl/cell_search.py) and
+    keeps what it can by the cell: a project and one in its cell with other values, decided
+    one after the other by the same evaluator, each get the interpreter's explanation."""
+    evaluators, project_strategy = data.draw(
+        st.sampled_from([(seed(), st.deferred(lambda: projects(seed().policies))), *synthetic()])
+    )
+    project = data.draw(project_strategy)
+    date = data.draw(decision_dates(evaluators.policies))
+    moves = data.draw(st.lists(st.sampled_from([-7, -1, -0.0001, 0.0001, 0.5, 3, 250]), min_size=1))
+    evaluators.assert_agree(project, date)
+    evaluators.assert_agree(sibling(evaluators, project, date, moves), date)
+
+
+def test_siblings_differ_in_value() -> None:
+    # Guards the test above: a sibling must often be another project, not the same one.
+    evaluators = seed()
+    rng = random.Random(5)
+    made = [random_project(rng, evaluators.policies) for _ in range(200)]
+    moved = [p for p in made if sibling(evaluators, p, None, [0.5, -1, 3]) != p]
+    assert len(moved) > 100
+
+
+def test_seed_explanations_need_no_general_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No rule of the seed policies tests the region, and no search of theirs nears the
+    budget: every counterfactual comes from the cells, none from Search itself."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("dsl.counterfactual.Search ran")
+
+    monkeypatch.setattr(dsl.compiled, "Search", refused)
+    evaluators = Evaluators(seed().policies)
+    rng = random.Random(15)
+    for _ in range(300):
+        evaluators.assert_agree(random_project(rng, evaluators.policies), None)
 
 
 # ---- numbers and text the engine cannot take are kept from it ---------------------------------
