@@ -20,6 +20,8 @@ here with the response the route's exception handler gives (`errors.error_respon
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,6 +39,7 @@ _DECODER = msgspec.json.Decoder()
 # a few thousand: a body that could nest deeper than this goes to FastAPI. Counted over the
 # raw bytes (brackets inside strings too, which only sends more bodies there).
 MAX_OPENERS = 256
+R = TypeVar("R", bound=m.Request)
 
 
 class DirectEvaluate:
@@ -51,7 +54,7 @@ class DirectEvaluate:
         body = await request_body.read(receive)
         if body is None:  # the client went away
             return
-        request = well_formed(body)
+        request = well_formed(body, m.EvaluateRequest)
         if request is None:
             await self.app(scope, request_body.replaying(body, receive), send)
             return
@@ -65,11 +68,11 @@ class DirectEvaluate:
             await json_response(text)(scope, receive, send)
 
 
-def well_formed(body: bytes) -> m.EvaluateRequest | None:
+def well_formed(body: bytes, model: type[R]) -> R | None:
     """The request, or None when FastAPI should read it (and answer with the error)."""
     if body.count(b"[") + body.count(b"{") > MAX_OPENERS:
         return None
     try:
-        return m.EvaluateRequest.model_validate(_DECODER.decode(body))
+        return model.model_validate(_DECODER.decode(body))
     except ValueError:  # msgspec's DecodeError, a UnicodeDecodeError, pydantic's ValidationError
         return None

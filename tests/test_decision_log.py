@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from server import decision_log
+from server import decision_log, decision_log_loop, decision_log_wal
 from server.decision_log import (
     METADATA,
     DecisionLog,
@@ -169,6 +170,43 @@ def test_acknowledged_decisions_survive_a_crash(url: str, writer: str) -> None:
         reopened.close()
 
 
+KILLED_WHILE_WRITING = """
+    import asyncio, sys
+    from server.decision_log import DecisionLog, Entry
+    log = DecisionLog({url!r})
+    async def writer(n):
+        for i in range(100_000):
+            await log.write(Entry.of(f"w{{n}}-{{i}}", "r", {{"i": i}}, {{"ok": True}}))
+            print(f"w{{n}}-{{i}}", flush=True)  # acknowledged
+    async def main():
+        await asyncio.gather(*(writer(n) for n in range(16)))
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.served
+def test_every_acknowledged_decision_survives_a_kill_amid_group_commits(tmp_path: Path) -> None:
+    """16 concurrent writers on one loop (requests in flight), killed at no particular
+    moment: commits and syncs are under way, and every decision acknowledged before the
+    kill is in the log."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    script = textwrap.dedent(KILLED_WHILE_WRITING.format(url=url))
+    with subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        acknowledged = [child.stdout.readline().strip() for _ in range(500)]
+        child.kill()
+        acknowledged += child.stdout.read().split()  # printed before the kill landed
+    assert all(acknowledged)
+    reopened = DecisionLog(url)
+    try:
+        assert [i for i in acknowledged if reopened.get(i) is None] == []
+        assert reopened.batches == 0  # reading back committed nothing new
+    finally:
+        reopened.close()
+
+
 # ------------------------------------------------------------------ writes from an event loop
 
 
@@ -249,7 +287,7 @@ def test_a_locked_database_does_not_stop_the_loop(sqlite_log: DecisionLog) -> No
 def test_a_database_locked_too_long_fails_the_waiting_decisions(
     sqlite_log: DecisionLog, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(decision_log, "LOCKED_FOR", 0.2)
+    monkeypatch.setattr(decision_log_loop, "LOCKED_FOR", 0.2)
 
     async def scenario() -> None:
         blocker = lock_database(sqlite_log)
@@ -271,7 +309,8 @@ def test_a_writer_lock_that_cannot_be_opened_fails_the_decision(
 ) -> None:
     """A failure outside the database (here the lock file's folder is gone) must still
     answer every waiting request, not leave it waiting forever."""
-    sqlite_log._lock_file = tmp_path / "gone" / "log.db.writer-lock"
+    assert sqlite_log._loop is not None
+    sqlite_log._loop.lock_file = tmp_path / "gone" / "log.db.writer-lock"
 
     async def scenario() -> None:
         with pytest.raises(DecisionLogError, match="incident"):
@@ -406,3 +445,74 @@ def test_without_retention_nothing_is_pruned(sqlite_log: DecisionLog) -> None:
     sqlite_log.submit(dataclasses.replace(Entry.of("ancient", "r", {}, {}), created_at=old))
     sqlite_log.record("new", "r", {}, {})
     assert sqlite_log.prune() == 0 and sqlite_log.get("ancient") is not None
+
+
+# ------------------------------------------------------- the WAL synced off the event loop
+
+
+def test_the_loop_serves_while_the_wal_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit's sync runs on its own thread: until it is done nobody is acknowledged, the
+    loop goes on with other work meanwhile, and the decisions made meanwhile share the next
+    commit and the next sync (group commit), which begins only once the first is done."""
+    release = threading.Event()
+    syncs: list[str] = []
+
+    def slow_disk(fd: int) -> None:
+        syncs.append("start")
+        release.wait(10)
+        syncs.append("done")
+
+    monkeypatch.setattr(decision_log_wal, "_datasync", slow_disk)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+
+    async def scenario() -> None:
+        first = asyncio.create_task(log.write(Entry.of("first", "r", {}, {})))
+        for _ in range(100):  # until the first commit's sync has begun
+            await asyncio.sleep(0.01)
+            if syncs:
+                break
+        later = [asyncio.create_task(log.write(Entry.of(f"l{i}", "r", {}, {}))) for i in range(9)]
+        ticks = 0
+        for _ in range(10):  # 0.1 s of other work on the same loop
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 10 and syncs == ["start"]
+        assert not first.done() and not any(t.done() for t in later)
+        assert log.batches == 0
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, *later), 10)
+
+    try:
+        asyncio.run(scenario())
+        assert syncs == ["start", "done", "start", "done"]
+        assert log.batches == 2
+        assert all(log.get(i) is not None for i in ["first", *(f"l{i}" for i in range(9))])
+    finally:
+        release.set()
+        log.close()
+
+
+def test_a_failed_sync_fails_its_commit_and_not_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail = [True]
+
+    def flaky(fd: int) -> None:
+        if fail.pop():
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(decision_log_wal, "_datasync", flaky)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
+
+    async def scenario() -> None:
+        with pytest.raises(DecisionLogError, match="incident"):
+            await log.write(Entry.of("unsynced", "r", {}, {}))
+        fail.append(False)
+        await log.write(Entry.of("synced", "r", {}, {}))
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        log.close()

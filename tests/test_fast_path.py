@@ -1,8 +1,8 @@
 """The lean HTTP path: the fast path of `POST /v1/evaluate` (server.direct) answers a
 well-formed request exactly as the FastAPI route would and leaves every other request to it;
 error bodies encoded by msgspec are the bytes Starlette's JSONResponse gave; the event loop's
-insert (decision_log.DriverInsert) stores the rows SQLAlchemy's insert stored, and a decision
-is acknowledged only once the WAL is synced."""
+insert (decision_log_batch.DriverInsert) stores the rows SQLAlchemy's insert stored, and a
+decision is acknowledged only once the WAL is synced."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from server import decision_log, direct
+from server import decision_log_wal, direct
 from server.app import create_app
 from server.decision_log import DecisionLog, DecisionLogError, Entry, RawJSON
 from server.errors import ErrorResponse
@@ -146,7 +146,7 @@ def test_the_loop_acknowledges_a_decision_once_the_wal_is_synced(
     def datasync(fd: int) -> None:
         synced.append(os.readlink(f"/proc/self/fd/{fd}"))
 
-    monkeypatch.setattr(decision_log, "_datasync", datasync)
+    monkeypatch.setattr(decision_log_wal, "_datasync", datasync)
     log = DecisionLog(f"sqlite:///{tmp_path / 'log.db'}")
     try:
         asyncio.run(log.write(Entry.of("synced", "r", {}, {})))
@@ -155,7 +155,7 @@ def test_the_loop_acknowledges_a_decision_once_the_wal_is_synced(
         def failing(fd: int) -> None:
             raise OSError(5, "Input/output error")
 
-        monkeypatch.setattr(decision_log, "_datasync", failing)
+        monkeypatch.setattr(decision_log_wal, "_datasync", failing)
         with pytest.raises(DecisionLogError):
             asyncio.run(log.write(Entry.of("unsynced", "r", {}, {})))
     finally:

@@ -1,8 +1,10 @@
 """One answer, one shape: `zhengce X --json` prints exactly the body the HTTP API answers for
-the same question, for every use case that has both (server.views serves both)."""
+the same question, for every use case that has both (server.views serves both); and a
+decision's JSON, written without its pydantic model, is the text that model gives."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,14 +12,24 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from dsl.compiled import CompiledEvaluator
+from dsl.decide import decide
+from dsl.resolved import PolicySet
 from kb.embed import HashEmbedder
+from server import api_models as m
+from server import views
 from server.app import create_app
 from server.cli import app as cli
 from server.cli_common import Context
+from server.results import CitedText, Evaluation
 from server.runtime import Runtime
-from tests.conftest import EXAMPLE, serving_settings
+from server.service import ENGINES, Service
+from tests.conftest import EXAMPLE, examples, serving_settings
+from tests.test_differential import decision_dates, projects, seed, synthetic_policy_set
 
 RUNNER = CliRunner()
 
@@ -121,3 +133,72 @@ def test_cli_json_is_the_http_body(
     assert printed == body
     # A route with no match is still an answer, and the CLI's exit code says it is none.
     assert result.exit_code == (1 if body.get("match", True) is None else 0), result.stderr
+
+
+# ------------------------------------------------- a decision's JSON, written without pydantic
+
+
+def assert_written_as_its_model(evaluation: Evaluation, decision_id: str | None) -> None:
+    """views.decision_json writes the decision's dataclasses straight to JSON: the text must
+    be what m.Decision validates and dumps, to the byte (the fields, their order, every
+    number's spelling), and hold what the decision holds."""
+    text = views.decision_json(evaluation, decision_id)
+    assert views.dump(m.Decision.model_validate_json(text)) == text
+    got = json.loads(text)
+    want = json.loads(json.dumps(evaluation.decision.to_json(), ensure_ascii=False))
+    added = {"decision_id", "page_url", "related"}
+    assert {k: v for k, v in got.items() if k not in added} | {
+        "steps": [drop(s, "authority_id", "action_id") for s in got["steps"]],
+        "citations": [drop(c, "text", "quote_at", "backs") for c in got["citations"]],
+    } == want
+    assert [(c["text"], c["backs"]) for c in got["citations"]] == [
+        (c.text, list(c.backs)) for c in evaluation.citations
+    ]
+    assert len(got["related"]) == len(evaluation.related)
+    assert got["decision_id"] == decision_id
+
+
+def drop(item: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in names}
+
+
+@pytest.fixture(scope="module")
+def service(both: tuple[TestClient, Context]) -> Service:
+    client, _ = both
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime.service
+
+
+@pytest.mark.parametrize("explain", [False, True], ids=["plain", "explained"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_example_is_written_as_its_model(
+    service: Service, explain: bool, engine: str
+) -> None:
+    related = 0
+    for example in service.examples:
+        evaluation = service.evaluate(example.project, example.date, explain, engine)
+        related += len(evaluation.related)
+        assert_written_as_its_model(evaluation, "0123456789ab/?#")  # quoted in page_url
+        assert_written_as_its_model(evaluation, None)
+    assert bool(related) == explain
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(st.data())
+def test_generated_decisions_are_written_as_their_model(data: st.DataObject) -> None:
+    """Over the seed policies and the synthetic sets of tests/test_differential.py (every
+    outcome, strength, override, undetermined verdict and counterfactual they produce)."""
+    policies, evaluator = data.draw(st.sampled_from(generated_sets()))
+    project = data.draw(projects(policies))
+    facts, errors = policies.schema.validate(project)
+    assume(not errors)
+    date = data.draw(decision_dates(policies))
+    decision = decide(policies, evaluator, facts, date, data.draw(st.booleans()))
+    cited = tuple(CitedText(c, "条款全文", None, ("r",)) for c in decision.citations)
+    assert_written_as_its_model(Evaluation(decision, cited, ()), "d")
+
+
+@functools.cache
+def generated_sets() -> tuple[tuple[PolicySet, CompiledEvaluator], ...]:
+    sets = (seed().policies, *(synthetic_policy_set(n, size=3) for n in (1, 2, 3, 4)))
+    return tuple((p, CompiledEvaluator(p)) for p in sets)
