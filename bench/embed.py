@@ -10,7 +10,12 @@ vectors, tests/test_kb_eval.py the recall):
    ONNX graphs compared below: fp32 and int8, exported into <cache>/bench-onnx once.
 2. Query embedding, one question at a time over the 63 evaluation questions: p50/p95 wall
    time (and CPU time, which a busy machine disturbs less) on torch (sentence-transformers),
-   ONNX fp32 and ONNX int8, and each ONNX variant's cosine to the torch vectors.
+   ONNX fp32 and int8 with the pruned vocabulary (int8 is the export), and int8 with the whole
+   vocabulary and `tokenizers` (the export before kb.model.vocab), each one's cosine to torch.
+   Then the pruned export against the whole vocabulary: pieces kept, graph MB, the RSS each
+   tokenizer and each opened export adds, query CPU time in one run, the largest difference
+   of their vectors, and the cosine between them for questions with characters outside the
+   kept set (Cyrillic, Hangul, Thai, an emoji), which the pruned vocabulary reads as <unk>.
 3. The same index searched with each variant's query vectors: recall@1/@5 (hybrid and the
    fitted pipeline) on tests/data/kb_questions.yaml, and free-text routing on
    tests/data/route_queries.yaml (right matches, false matches, the weakest right score).
@@ -49,7 +54,8 @@ import numpy as np  # noqa: E402
 
 from kb.embed import Embedder, FloatMatrix, LazyE5, default_embedder  # noqa: E402
 from kb.evaluate import evaluate, evaluate_routes, load_questions, load_route_cases  # noqa: E402
-from kb.model.onnx_export import export_fp32, quantize_int8  # noqa: E402
+from kb.model.config import QUERY_PROMPT  # noqa: E402
+from kb.model.onnx_export import export_fp32, quantize_int8, slice_word_embeddings  # noqa: E402
 from kb.onnx_query import PROBES, OnnxQueries, export_dir  # noqa: E402
 from kb.search import KnowledgeBase  # noqa: E402
 from server.config import Settings  # noqa: E402
@@ -84,6 +90,10 @@ def timed(encode: Callable[[str], object], texts: Sequence[str], passes: int) ->
         f"p50 {w50:6.1f} ms  p95 {w95:6.1f} ms  (CPU p50 {c50:5.1f}, p95 {c95:5.1f})"
         f"  {len(wall)} calls"
     )
+
+
+def one_at_a_time(encode: Callable[[Sequence[str]], FloatMatrix]) -> Callable[[str], object]:
+    return lambda text: encode([text])
 
 
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:
@@ -132,12 +142,38 @@ def build_cache(cache: Path) -> LazyE5:
     return embedder
 
 
-def graphs(cache: Path, model: LazyE5) -> dict[str, OnnxQueries]:
-    """The fp32 and int8 graphs, exported once into <cache>/bench-onnx."""
+class WholeVocabulary:
+    """A graph of the whole vocabulary with `tokenizers`: the export before the pruning."""
+
+    def __init__(self, graph: Path, tokenizer: Path) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer))
+        self.tokenizer.enable_truncation(max_length=512)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("<pad>"))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(graph), options)
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        encodings = self.tokenizer.encode_batch([QUERY_PROMPT + t for t in texts])
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
+        mean = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return np.asarray(mean / np.linalg.norm(mean, axis=1, keepdims=True), dtype=np.float32)
+
+
+def graphs(cache: Path, model: LazyE5) -> dict[str, Callable[[Sequence[str]], FloatMatrix]]:
+    """The whole-vocabulary fp32 and int8 graphs, exported once into <cache>/bench-onnx, the
+    fp32 one pruned as the export prunes it, and the export itself (pruned int8)."""
     folder = cache / "bench-onnx"
     folder.mkdir(exist_ok=True)
-    fp32, int8 = folder / "fp32.onnx", folder / "int8.onnx"
+    fp32, int8, pruned = folder / "fp32.onnx", folder / "int8.onnx", folder / "fp32-pruned.onnx"
     model_folder = model.load().folder
+    export = export_dir(model.home, model.fingerprint)
     if not fp32.exists():
         started = time.perf_counter()
         export_fp32(model_folder, fp32, PROBES[1])
@@ -146,33 +182,82 @@ def graphs(cache: Path, model: LazyE5) -> dict[str, OnnxQueries]:
         started = time.perf_counter()
         quantize_int8(fp32, int8)
         print(f"int8 quantised in {time.perf_counter() - started:.1f} s")
-    tokenising = {"prompt": "query: ", "max_length": 512, "pad_token": "<pad>"}
-    out = {}
-    for name, graph in (("fp32", fp32), ("int8", int8)):
-        started = time.perf_counter()
-        out[name] = OnnxQueries(
-            graph, model_folder / "tokenizer.json", precision=name, **tokenising
-        )
-        print(
-            f"{name}: {graph.stat().st_size / 2**20:.0f} MB, session opened in "
-            f"{time.perf_counter() - started:.2f} s"
-        )
-    return out
+    if not pruned.exists():
+        rows = json.loads((export / "vocab.json").read_text(encoding="utf-8"))["ids"]
+        slice_word_embeddings(fp32, pruned, rows)
+    vocabulary = export / "vocab.json"
+    fp32_pruned = OnnxQueries(
+        pruned, vocabulary, precision="fp32", prompt=QUERY_PROMPT, max_length=512
+    )
+    return {
+        "onnx fp32": fp32_pruned.encode,
+        "onnx int8": OnnxQueries.from_folder(export).encode,
+        "int8 whole": WholeVocabulary(int8, model_folder / "tokenizer.json").encode,
+    }
+
+
+def pruning(cache: Path, model: LazyE5, texts: Sequence[str], passes: int) -> None:
+    """The pruned export against the whole vocabulary: pieces, memory, time and vectors."""
+    section("the pruned vocabulary (the export) against the whole one (tokenizers, int8 graph)")
+    export = export_dir(model.home, model.fingerprint)
+    whole_graph = cache / "bench-onnx" / "int8.onnx"
+    tokenizer = model.load().folder / "tokenizer.json"
+    kept = json.loads((export / "manifest.json").read_text())["vocabulary"]
+    print(f"pieces kept: {kept['kept']:,} of {kept['of']:,}")
+    pruned_mb = sum(f.stat().st_size for f in export.glob("model.onnx*")) / 2**20
+    print(f"graph: {pruned_mb:.0f} MB pruned, {whole_graph.stat().st_size / 2**20:.0f} MB whole")
+    opened = {
+        "tokenizers, whole vocabulary": "from tokenizers import Tokenizer\n"
+        f"Tokenizer.from_file({str(tokenizer)!r}).encode('园区')",
+        "pure Python, pruned vocabulary": "from kb.model.vocab_unigram import UnigramTokenizer\n"
+        f"UnigramTokenizer(Path({str(export / 'vocab.json')!r}), max_length=512).encode('园区')",
+        "whole export, opened + 1 query": "import onnxruntime as ort\n"
+        "from tokenizers import Tokenizer\n"
+        "o = ort.SessionOptions()\no.intra_op_num_threads = o.inter_op_num_threads = 1\n"
+        f"session = ort.InferenceSession({str(whole_graph)!r}, o)\n"
+        f"e = Tokenizer.from_file({str(tokenizer)!r}).encode('query: 园区')\n"
+        "ids, mask = numpy.asarray([e.ids]), numpy.asarray([e.attention_mask])\n"
+        "session.run(None, {'input_ids': ids, 'attention_mask': mask})",
+        "pruned export, opened + 1 query": "from kb.onnx_query import OnnxQueries\n"
+        f"OnnxQueries.from_folder(Path({str(export)!r})).encode(['园区'])",
+    }
+    for name, code in opened.items():
+        print(f"{name:32} RSS {rss_of(code):+5.0f} MB (over Python with numpy)")
+    served = OnnxQueries.from_folder(export)
+    whole = WholeVocabulary(whole_graph, tokenizer)
+    for name, encode in (("int8 whole", whole.encode), ("int8 pruned", served.encode)):
+        print(f"{name:12}", timed(one_at_a_time(encode), texts, passes))
+    same = max(float(np.abs(whole.encode([t]) - served.encode([t])).max()) for t in texts)
+    print(f"largest difference of a vector component, whole - pruned: {same:.1e}")
+    print("characters outside the kept set (read as <unk>) mid-question, cosine to the whole:")
+    for foreign in ("😀", "Москва", "서울시", "ภาษี"):
+        mixed = [f"{t[: len(t) // 2]}{foreign}{t[len(t) // 2 :]}" for t in texts]
+        cos = [float(whole.encode([t])[0] @ served.encode([t])[0]) for t in mixed]
+        print(f"  {foreign:8} min {min(cos):.4f}, mean {np.mean(cos):.4f}")
+
+
+def rss_of(code: str) -> float:
+    """What running `code` adds to the RSS of a Python process that imported numpy (MB)."""
+    probe = (
+        "import sys, numpy\nfrom pathlib import Path\n"
+        "rss = lambda: int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0])\n"
+        f"before = rss()\n{code}\nprint((rss() - before) / 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout.split()[-1])
 
 
 def compare(cache: Path, model: LazyE5, texts: Sequence[str], passes: int) -> None:
     section("query embedding, one question at a time")
-    variants = graphs(cache, model)
     on_torch = model.load()
     reference = on_torch.encode_queries(texts)
-    encoders: dict[str, Callable[[Sequence[str]], FloatMatrix]] = {
-        "torch": on_torch.encode_queries,
-        **{f"onnx {name}": q.encode for name, q in variants.items()},
-    }
+    encoders = {"torch": on_torch.encode_queries, **graphs(cache, model)}
     for name, encode in encoders.items():
-        print(f"{name:10}", timed(lambda t, e=encode: e([t]), texts, passes))
+        print(f"{name:10}", timed(one_at_a_time(encode), texts, passes))
     vectors = {name: np.vstack([e([t]) for t in texts]) for name, e in encoders.items()}
-    for name in ("onnx fp32", "onnx int8"):
+    for name in ("onnx fp32", "onnx int8", "int8 whole"):
         cos = (vectors[name] * reference).sum(axis=1)
         print(f"{name}: cosine to torch min {cos.min():.5f}, mean {cos.mean():.5f}")
     cos = (vectors["onnx int8"] * vectors["onnx fp32"]).sum(axis=1)
@@ -325,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         model = build_cache(cache)
         compare(cache, model, texts, args.passes)
+        pruning(cache, model, texts, args.passes)
         served, _ = default_embedder(cache)  # a fresh one: what a worker has, no torch
         assert served is not None
         latency(cache, served, texts, args.passes, not args.skip_scale)

@@ -2,14 +2,22 @@
 
 A search spends nearly all its time embedding the question, and a process that loads torch for
 it holds about 1.4 GB. The export built here does the same in a few milliseconds with
-onnxruntime, `tokenizers` and numpy (about 190 MB), so a serving worker never imports torch:
+onnxruntime, numpy and a pure-Python tokenizer, so a serving worker never imports torch (nor
+`tokenizers`, which held 281 MB for e5's vocabulary):
 
     <home>/onnx-query-<key>/    home = kb.model.model_dir(cache); key = sha256 of the model
       manifest.json             fingerprint, EXPORT_FORMAT and the torch and onnxruntime
-                                versions; precision, cosines, checksums
-      model.onnx                int8 (fp32 when int8 strays; absent when the export failed)
-      tokenizer.json            the model folder's
+                                versions; precision, cosines, pieces kept, checksums
+      model.onnx                int8 (fp32 when int8 strays; absent when the export failed),
+                                its word embeddings sliced to the pruned vocabulary's rows
+      vocab.json                kb.model.vocab's pruned vocabulary (138,240 of 250,002
+                                pieces), read by kb.model.vocab_unigram
       probes.json               PROBES and their sentence-transformers query vectors
+
+For text of kb.model.vocab's character set (Han, Latin, CJK and general punctuation, common
+symbols, kana, Greek), the pruned tokenizer and graph give exactly the whole model's tokens and
+vectors (tests/test_vocab.py); a character outside it that no kept piece holds reads as
+<unk>, as a character unknown to the whole vocabulary does (kb.model.vocab_unigram).
 
 `ensure_export` builds it from kb.model's folder (torch: kb.model.onnx_export) under the
 model home's lock, like the model folder, and keeps it when a check fails, with `problem`
@@ -37,6 +45,7 @@ from kb.filelock import lock
 from kb.model import installed_version
 from kb.model.cache import Progress, folder_problem, publish, read_manifest
 from kb.model.config import QUERY_PROMPT
+from kb.model.vocab_unigram import UnigramTokenizer
 
 if TYPE_CHECKING:
     # Only a type: kb.embed imports this module, so importing it back would be circular.
@@ -52,7 +61,7 @@ __all__ = [
 ]
 
 # Bump whenever the export's files or their meaning change: the folder's key includes it.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: the pruned vocabulary
 FP32_TOLERANCE = 1e-4  # on 1 - cosine; the fp32 graph is within 2e-7 of torch
 INT8_COSINE = 0.99  # per probe; over the 63 evaluation questions the lowest was 0.9963
 BATCH_TOKENS = 128  # probes this short are also checked as one padded batch
@@ -70,8 +79,8 @@ PROBES = (
 )
 
 _PREFIX = "onnx-query-"
-_MODEL, _TOKENIZER, _PROBES = "model.onnx", "tokenizer.json", "probes.json"
-_TOKENISING = ("prompt", "max_length", "pad_token")  # manifest keys OnnxQueries takes
+_MODEL, _VOCABULARY, _PROBES = "model.onnx", "vocab.json", "probes.json"
+_TOKENISING = ("prompt", "max_length")  # manifest keys OnnxQueries takes
 
 
 class ExportUnavailable(Exception):
@@ -85,23 +94,18 @@ class OnnxQueries:
     def __init__(
         self,
         graph: Path,
-        tokenizer: Path,
+        vocabulary: Path,
         *,
         precision: str,
         prompt: str,
         max_length: int,
-        pad_token: str,
         threads: int = 1,
     ) -> None:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         self.precision = precision
         self._prompt = prompt
-        self._tokenizer = Tokenizer.from_file(str(tokenizer))
-        self._tokenizer.enable_truncation(max_length=max_length)
-        pad_id = self._tokenizer.token_to_id(pad_token)
-        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self.tokenizer = UnigramTokenizer(vocabulary, max_length=max_length)
         options = ort.SessionOptions()
         # One short query does not parallelise: more threads only spin on shared cores.
         options.intra_op_num_threads = threads
@@ -117,7 +121,7 @@ class OnnxQueries:
         manifest = read_manifest(folder)
         return cls(
             folder / _MODEL,
-            folder / _TOKENIZER,
+            folder / _VOCABULARY,
             precision=manifest["precision"],
             threads=threads,
             **{key: manifest[key] for key in _TOKENISING},
@@ -127,9 +131,13 @@ class OnnxQueries:
         """Unit query vectors, one row per text (a batch is padded to its longest text)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch([self._prompt + t for t in texts])
-        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        encoded = [self.tokenizer.encode(self._prompt + t) for t in texts]
+        width = max(map(len, encoded))
+        ids = np.full((len(encoded), width), self.tokenizer.pad, dtype=np.int64)
+        mask = np.zeros((len(encoded), width), dtype=np.int64)
+        for row, tokens in enumerate(encoded):
+            ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
         (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
         # sentence-transformers' mean pooling and Normalize, with their epsilons.
         weights = mask[:, :, None].astype(np.float32)
@@ -142,7 +150,7 @@ class OnnxQueries:
         embedded one at a time, and those of up to BATCH_TOKENS tokens as one padded batch
         (padding them all to a 512-token probe would take seconds at every start)."""
         cosines = [float(self.encode([t])[0] @ r) for t, r in zip(texts, reference, strict=True)]
-        lengths = [sum(e.attention_mask) for e in self._tokenizer.encode_batch(list(texts))]
+        lengths = [len(self.tokenizer.encode(t)) for t in texts]
         short = [i for i, n in enumerate(lengths) if n <= BATCH_TOKENS]
         batch = self.encode([texts[i] for i in short])
         cosines += [float(row @ reference[i]) for row, i in zip(batch, short, strict=True)]
@@ -232,29 +240,30 @@ def _build(
     reference: Callable[[Sequence[str]], FloatMatrix],
     say: Progress,
 ) -> dict[str, Any]:
-    """Export, quantise and check into `tmp`; what the manifest says about the result."""
-    from kb.model.onnx_export import export_fp32, quantize_int8
+    """Export, quantise, prune and check into `tmp`; what the manifest says about the result."""
+    from kb.model.fileformat import parse
+    from kb.model.onnx_export import export_fp32, quantize_int8, slice_word_embeddings
+    from kb.model.source import read_source
+    from kb.model.vocab import write_vocabulary
 
     max_length = json.loads((model_folder / "sentence_bert_config.json").read_text())
-    pad = json.loads((model_folder / "special_tokens_map.json").read_text())["pad_token"]
-    tokenising = {
-        "prompt": QUERY_PROMPT,
-        "max_length": max_length["max_seq_length"],
-        "pad_token": pad,
-    }
+    tokenising = {"prompt": QUERY_PROMPT, "max_length": max_length["max_seq_length"]}
     manifest: dict[str, Any] = {
         "model_fingerprint": fingerprint,
         "export_format": EXPORT_FORMAT,
         **tokenising,
         "versions": {
             name: installed_version(name)
-            for name in ("torch", "transformers", "onnx", "onnxruntime", "tokenizers")
+            for name in ("torch", "transformers", "onnx", "onnxruntime")
         },
         "precision": None,
         "problem": None,
         "cosine": {},
     }
-    shutil.copyfile(model_folder / _TOKENIZER, tmp / _TOKENIZER)
+    source = read_source()  # the file the model folder was built from (the fingerprint's)
+    contents = parse(source.data, source.path)
+    kept = write_vocabulary(tmp / _VOCABULARY, contents)
+    manifest["vocabulary"] = {"kept": len(kept), "of": len(contents.pieces)}
     vectors = reference(list(PROBES))
     probes = {"texts": list(PROBES), "vectors": vectors.tolist()}
     (tmp / _PROBES).write_text(json.dumps(probes, ensure_ascii=False), encoding="utf-8")
@@ -266,8 +275,10 @@ def _build(
         quantize_int8(graphs["fp32"], graphs["int8"])
         # int8 first: the fp32 graph is checked (a few seconds more) only when it is needed.
         for precision in ("int8", "fp32"):
+            say(f"keeping {len(kept):,} of the {precision} graph's word embeddings")
+            slice_word_embeddings(graphs[precision], tmp / _MODEL, kept)
             queries = OnnxQueries(
-                graphs[precision], tmp / _TOKENIZER, precision=precision, **tokenising
+                tmp / _MODEL, tmp / _VOCABULARY, precision=precision, **tokenising
             )
             good, worst = queries.reproduces(PROBES, vectors)
             manifest["cosine"][precision] = round(worst, 7)
@@ -282,8 +293,8 @@ def _build(
         raise  # a full disk is not the export's fault: nothing is recorded, a later build retries
     except Exception as exc:  # any exporter or quantiser failure: torch keeps working
         manifest["problem"] = f"the export failed ({exc!r})"
-    if manifest["precision"] is not None:
-        graphs.pop(manifest["precision"]).rename(tmp / _MODEL)
+    if manifest["precision"] is None:
+        (tmp / _MODEL).unlink(missing_ok=True)
     for graph in graphs.values():
         graph.unlink(missing_ok=True)
     return manifest

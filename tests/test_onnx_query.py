@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb import embed
+from kb import embed, onnx_query
 from kb.embed import Embedder, LazyE5, Prepared
 from kb.evaluate import load_questions
 from kb.model import model_dir, model_fingerprint
@@ -61,7 +61,14 @@ def test_queries_go_through_the_int8_export(lazy: LazyE5, prepared: Prepared) ->
     # The fused graph (the speed): one Attention per layer of the model.
     config = json.loads((prepared.folder / "config.json").read_text())
     assert manifest["fused"]["Attention"] == config["num_hidden_layers"]
-    assert sorted(manifest["files"]) == ["model.onnx", "probes.json", "tokenizer.json"]
+    assert sorted(manifest["files"]) == [
+        "model.onnx",
+        "model.onnx.data",
+        "probes.json",
+        "vocab.json",
+    ]
+    kept = len(open_export(lazy.home, lazy.fingerprint).tokenizer)
+    assert manifest["vocabulary"] == {"kept": kept, "of": 250_002}
 
 
 def test_the_export_embeds_as_sentence_transformers_does(lazy: LazyE5, prepared: Prepared) -> None:
@@ -102,7 +109,8 @@ hits = service.search("租赁厂房的项目由谁审核", 3).hits
 found = service.route("化工园区清理整顿由谁牵头", "江西省", "2019-06-01", 3)
 explained = service.evaluate({EXAMPLE["project"]!r}, {EXAMPLE["date"]!r}, True, "rete")
 print(json.dumps({{
-    "loaded": [m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules],
+    "loaded": [m for m in ("torch", "sentence_transformers", "transformers", "tokenizers")
+               if m in sys.modules],
     "queries": embedder.queries,
     "hits": len(hits), "rule": found.answer.rule if found.answer else None,
     "related": len(explained.related),
@@ -132,12 +140,12 @@ def home(lazy: LazyE5, prepared: Prepared, tmp_path: Path) -> Path:
 
 def test_a_damaged_export_is_refused_with_the_reason(lazy: LazyE5, home: Path) -> None:
     folder = export_dir(home, lazy.fingerprint)
-    with (folder / "model.onnx").open("r+b") as fh:
+    with (folder / "model.onnx.data").open("r+b") as fh:  # the weights
         fh.seek(1_000_000)
         byte = fh.read(1)
         fh.seek(1_000_000)
         fh.write(bytes([byte[0] ^ 0xFF]))
-    with pytest.raises(ExportUnavailable, match=r"model\.onnx does not match its checksum"):
+    with pytest.raises(ExportUnavailable, match=r"model\.onnx\.data does not match its checksum"):
         open_export(home, lazy.fingerprint)
 
 
@@ -165,6 +173,19 @@ def test_a_failed_export_leaves_queries_on_torch_and_is_not_retried(
     assert fallback.queries.startswith("torch (") and "planted" in fallback.queries
     assert np.array_equal(vectors, lazy.load().encode_queries(QUESTIONS[:2]))
     assert read_manifest(folder)["problem"] == problem  # recorded, not rebuilt
+
+
+def test_an_export_of_another_format_is_refused(
+    lazy: LazyE5, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = export_dir(home, lazy.fingerprint)
+    with monkeypatch.context() as patched:  # the format is part of the folder's key
+        patched.setattr(onnx_query, "EXPORT_FORMAT", EXPORT_FORMAT + 1)
+        assert export_dir(home, lazy.fingerprint) != folder
+    manifest = read_manifest(folder)
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"export_format": 1}))
+    with pytest.raises(ExportUnavailable, match=f"built by format 1, need {EXPORT_FORMAT}"):
+        open_export(home, lazy.fingerprint)
 
 
 def _rewrite(folder: Path, name: str, text: str) -> None:

@@ -17,7 +17,8 @@ into the kb cache (kb.model.cache):
 The modules, in build order: source (find and verify the file), fileformat (parse its layout),
 weights (dequantise), tokenizer (rebuild tokenizer.json), config (the JSON files), cache (the
 folder, its checksums and lock), onnx_export (the folder as an int8 ONNX graph, for
-kb.onnx_query). Loading the folder is kb.embed's business.
+kb.onnx_query), vocab (the part of the vocabulary that graph keeps) and vocab_unigram (its
+tokenizer, in pure Python). Loading the folder is kb.embed's business.
 
 Every failure to provide the model raises `ModelUnavailable` (a `RuntimeError`). Importing this
 package loads no heavy library; torch and friends are imported when a model is built or loaded.
