@@ -4,7 +4,7 @@
       meta.json                  format, counts, fingerprints, build time; written last
       entries.json               the entry table, in row order
       bm25/, grams/              bm25s's arrays for the passages' words and bigrams
-      dense.faiss                every entry's vector (absent when built without a model)
+      dense.npy                  every entry's vector (absent when built without a model)
     <cache>/.index.lock          builds take it exclusively, loads shared
 
 The key hashes INDEX_FORMAT, the entries (so any change to a source text or to how it is cut
@@ -48,7 +48,7 @@ from kb.model import ModelUnavailable
 
 __all__ = ["INDEX_FORMAT", "index_key", "open_index"]
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3  # 3: the vectors as a NumPy array file (kb.dense), not a faiss index
 _BATCH = 32
 _LOCK = ".index.lock"
 _META = "meta.json"

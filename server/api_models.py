@@ -466,6 +466,10 @@ class Ready(Out):
     problem: str | None = Field(description="Why this server serves other than policies/.")
     worker: int = Field(description="The worker process that answered.")
     workers: list[WorkerRevision] = Field(description="Each worker's revision.")
+    startup: dict[str, Any] = Field(
+        description="This worker's start: seconds from its process's start to ready "
+        "(`ready_after`) and each phase's CPU and wall seconds (`phases`)."
+    )
 
 
 class ReloadResponse(Out):

@@ -33,6 +33,7 @@ from server import views, web
 from server.api import api, runtime_of
 from server.config import Settings
 from server.direct import DirectEvaluate
+from server.direct_route import DirectRoute
 from server.errors import ApiError, BodyLimit, error_response, install, item
 from server.limits import BatchLimits
 from server.project_schema import project_json_schema
@@ -59,7 +60,8 @@ async def readyz(request: Request) -> JSONResponse:
     indexes and model are open. `degraded`: semantic search is off (BM25 only), warming
     failed, or this server serves the last good revision because policies/ has errors
     (`problem` says so); evaluation and routing still answer. `worker` is the process that
-    answered, `workers` the revision each worker of the server serves."""
+    answered, `workers` the revision each worker of the server serves, `startup` how long
+    each phase of the answering worker's start took (server.start_log)."""
     runtime = runtime_of(request)
     service = runtime.serving
     if service is None:
@@ -83,6 +85,7 @@ async def readyz(request: Request) -> JSONResponse:
             "problem": runtime.problem,
             "worker": runtime.state().pid,
             "workers": [asdict(w) for w in runtime.fleet()],
+            "startup": runtime.startup.view(),
         }
     )
 
@@ -161,6 +164,7 @@ def create_app(
     api_docs(app)
     # Added innermost first.
     app.add_middleware(DirectEvaluate, runtime=runtime)
+    app.add_middleware(DirectRoute, runtime=runtime)
     if runtime.revisions is not None:
         app.add_middleware(FollowRevision, runtime=runtime)
     app.add_middleware(

@@ -22,6 +22,7 @@ from server.config import Settings, SettingsError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from dsl.load import LoadResult
     from kb.embed import Embedder
     from server.service import Service
 
@@ -55,8 +56,7 @@ class Context:
                     self.settings, embedder=self.embedder, conflicts=conflicts
                 )
             except PolicyLoadError as e:
-                err.print(e.result.render(), highlight=False, markup=False, soft_wrap=True)
-                fail(f"the policy set has {len(e.result.errors)} error(s); run `zhengce check`")
+                refuse_policies(e.result)
         return self._service
 
 
@@ -78,6 +78,12 @@ def context(ctx: typer.Context) -> Context:
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def refuse_policies(result: LoadResult) -> NoReturn:
+    """A policy set with errors: each where it is, then exit 1."""
+    err.print(result.render(), highlight=False, markup=False, soft_wrap=True)
+    fail(f"the policy set has {len(result.errors)} error(s); run `zhengce check`")
 
 
 def print_json(data: Any) -> None:

@@ -32,7 +32,14 @@ from pathlib import Path
 
 from kb.filelock import lock
 
-__all__ = ["RevisionStore", "Snapshot", "Stamp", "WorkerState", "served_snapshot"]
+__all__ = [
+    "RevisionStore",
+    "Snapshot",
+    "Stamp",
+    "WorkerState",
+    "served_snapshot",
+    "start_ticks",
+]
 
 Stamp = tuple[int, int]  # the marker's inode and modification time
 POLL = 0.05  # seconds between looks at the workers while a reload waits for them
@@ -212,11 +219,18 @@ def served_snapshot(folder: Path) -> tuple[Path, Snapshot] | None:
 def _identity(pid: int) -> str:
     """A process id with its start time, so that a fleet folder is never taken for that of
     a later process given the same id. Where /proc is missing, the id alone."""
+    ticks = start_ticks(pid)
+    return str(pid) if ticks is None else f"{pid}-{ticks}"
+
+
+def start_ticks(pid: int) -> int | None:
+    """When a process started, in clock ticks since boot (the 22nd field of its stat); None
+    where /proc is missing."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
-        return str(pid)
-    return f"{pid}-{fields[19]}"  # starttime, the 22nd field of stat
+        return None
+    return int(fields[19])
 
 
 def _owner_alive(fleet: str) -> bool:

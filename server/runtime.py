@@ -20,7 +20,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +29,6 @@ from dsl.load import LoadResult
 from dsl.schema import FactError
 from dsl.vocabulary import Code
 from kb.embed import Embedder, default_embedder
-from server import api_models as m
 from server import views
 from server.config import Settings
 from server.decision_log import DecisionLog, Entry, LoggedDecision, RawJSON
@@ -37,6 +37,7 @@ from server.incident import report
 from server.results import ImpactResult
 from server.revision import RevisionStore, Snapshot, Stamp, WorkerState
 from server.service import DEFAULT_ENGINE, InputError, PolicyLoadError, Service
+from server.start_log import StartLog
 from server.wellformed import invalid_text_at, message
 
 log = logging.getLogger("zhengce")
@@ -49,11 +50,9 @@ WARM_QUESTION = "园区"  # any question will do
 
 @dataclass(frozen=True)
 class Logged:
-    """A decision as the API returns it (its view), the same encoded as JSON (the response
-    body and the log's record), and its log entry: the decision is given only once
-    `decision_log.write(entry)` returns."""
+    """A decision's view as JSON (the response body and the log's record) and its log
+    entry: the decision is given only once `decision_log.write(entry)` returns."""
 
-    decision: m.Decision
     body: str
     entry: Entry
 
@@ -82,6 +81,10 @@ class WorkersBehind(Exception):
         self.behind = tuple(behind)
 
 
+def _untimed(_: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 class Runtime:
     def __init__(
         self,
@@ -94,6 +97,7 @@ class Runtime:
     ) -> None:
         """Alone (no `revisions`), the policies/ folder is loaded now, and PolicyLoadError
         raised when it has errors: there would be nothing to serve. In a fleet, see `_join`."""
+        self.startup = StartLog()
         self.settings = settings
         self.freeze_heap = freeze_heap
         if embedder is None:
@@ -109,13 +113,15 @@ class Runtime:
         self._reload_lock = threading.Lock()
         self._stamp: Stamp | None = None  # the fleet's marker when last followed
         self._service: Service | None = None
-        if revisions is None:
-            self._service = self._load(settings)
-        else:
-            self._join()
-        self.decision_log = decision_log or DecisionLog(
-            settings.decision_log_url, retention_days=settings.log_retention_days
-        )
+        with self.startup.phase("policies"):
+            if revisions is None:
+                self._service = self._load(settings)
+            else:
+                self._join()
+        with self.startup.phase("decision log"):
+            self.decision_log = decision_log or DecisionLog(
+                settings.decision_log_url, retention_days=settings.log_retention_days
+            )
         self._stop = threading.Event()
         if revisions is not None:
             threading.Thread(target=self._watch, name="revision", daemon=True).start()
@@ -256,11 +262,10 @@ class Runtime:
             raise InputError([FactError(where, Code.WRONG_TYPE, message(where))])
         evaluation = service.evaluate(project, date, explain, engine)
         decision_id = new_decision_id()
-        view = views.decision(evaluation, decision_id)
         request = {"project": dict(project), "date": date, "explain": explain, "engine": engine}
-        body = views.dump(view)
+        body = views.decision_json(evaluation, decision_id)
         entry = Entry.of(decision_id, evaluation.decision.revision, request, RawJSON(body))
-        return Logged(view, body, entry)
+        return Logged(body, entry)
 
     def decision(self, decision_id: str) -> LoggedDecision | None:
         return self.decision_log.get(decision_id)
@@ -309,15 +314,17 @@ class Runtime:
         service = self._service
         try:
             if service is not None:
-                self._open_search(service)
+                self._open_search(service, self.startup.phase)
         except Exception:  # search is an extra: evaluation keeps working without it
             self.warm_state = "failed"
             log.exception("warming the search indexes failed")
         else:
             self.warm_state = "ready"
+            self.startup.ready()
             try:
                 if service is not None:
-                    self._relate(service)
+                    with self.startup.phase("related clauses"):
+                        self._relate(service)
             except Exception:  # a question then computes its related clauses itself
                 log.exception("computing the related clauses failed")
         self.settle_heap()
@@ -337,11 +344,17 @@ class Runtime:
         self._open_search(service)
         self._relate(service)
 
-    def _open_search(self, service: Service) -> None:
+    def _open_search(
+        self, service: Service, phase: Callable[[str], AbstractContextManager[None]] = _untimed
+    ) -> None:
         searcher = service.searcher
-        searcher.knowledge_base()
-        searcher.route_index()
-        service.search(WARM_QUESTION, k=1)  # embedding a question opens the model's query path
+        with phase("indexes"):
+            kb = searcher.knowledge_base()
+            searcher.route_index()
+        with phase("tokenizer"):
+            kb.index.tokenizer.tokens(WARM_QUESTION)  # loads jieba's dictionary
+        with phase("first search"):
+            service.search(WARM_QUESTION, k=1)  # embedding a question opens the model's query path
 
     def _relate(self, service: Service) -> None:
         for p in service.policies.policies:

@@ -20,7 +20,7 @@ from dsl.coverage import DocumentCoverage, coverage
 from dsl.dates import BadDate, date_or_today, parse_date
 from dsl.decide import Citation, Evaluator, decide
 from dsl.interpret import Interpreter
-from dsl.load import SCHEMA_FILE, LoadResult, load_files, load_folder, policy_files
+from dsl.load import SCHEMA_FILE, LoadResult, load_files, policy_files
 from dsl.resolved import PolicySet
 from dsl.routing import RouteAnswer, find_route, routes_in_force
 from dsl.schema import FactError
@@ -32,6 +32,7 @@ from kb.locate import locate
 from kb.model import ModelUnavailable
 from kb.search import Hit, KnowledgeBase
 from server.config import Settings
+from server.policy_cache import load_checked
 from server.results import (
     CitedText,
     ClauseResult,
@@ -120,7 +121,7 @@ class Service:
         PolicyLoadError with the check report when the policy set has errors. `conflicts`
         False leaves unresolved conflicts out of the check (`zhengce analyze` lists them)."""
         corpus = Corpus(settings.root)
-        loaded = load_folder(settings.root / "policies", corpus, conflicts=conflicts)
+        loaded = load_checked(settings.root, settings.cache_dir, corpus, conflicts=conflicts)
         if loaded.policies is None:
             raise PolicyLoadError(loaded)
         return cls(settings, corpus, loaded, loaded.policies, embedder)
@@ -272,7 +273,7 @@ class Service:
     def search(self, query: str, k: int = 10, region: str | None = None) -> SearchResult:
         """Clauses of every source document, best first, within `region` when given."""
         kb = self.searcher.knowledge_base()
-        hits = kb.search(query, k, region or None)
+        hits = self.searcher.search(query, k, region or None)  # remembered
         return SearchResult(
             query,
             tuple(TitledHit(h, self.title(h.document)) for h in hits),
