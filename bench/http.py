@@ -1,6 +1,15 @@
 """Load-test the HTTP API on loopback: requests/s and latency of /v1/evaluate (with and
 without explain) and /v1/route, served by `zhengce serve` as it is deployed.
 
+/v1/route is measured twice. `route` cycles four questions, so after the warm-up every one is
+answered from the worker's answer cache (ZHENGCE_SEARCH_CACHE): the figure of a service whose
+questions repeat. `route distinct` asks questions that do not repeat in the whole scenario
+(warm-up included): every routing, paraphrase and clause question of tests/data once, then
+each again opened with a greeting (请问…, 您好，…) and in another region, so that neither the
+answer nor the question's embedding can come from a cache: the figure of a service that has
+never seen its questions. `ZHENGCE_SEARCH_CACHE=0 python bench/http.py` runs both without
+the cache.
+
     python bench/http.py [--workers 2] [--runs 5] [--requests 5000] [--concurrency 16]
     python bench/http.py --only evaluate --engine interpret --runs 1
     python bench/http.py --url http://127.0.0.1:8000     # a server that is already running
@@ -49,6 +58,8 @@ from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
+import yaml  # noqa: E402
+
 ROOT = _HERE.parent
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 REQUEST_TIMEOUT = 30.0  # one request; the scenario's --seconds bounds the whole run
@@ -62,6 +73,37 @@ ROUTES = [
     {"matter": "园区遇到重大困难找谁协调", "region": "甘肃省/平凉市", "date": "2024-03-01"},
     {"matter": "取缔违法违规化工企业", "region": "江西省", "date": "2019-06-01"},
     {"matter": "园区招商引资项目协调", "region": "甘肃省/平凉市", "date": "2024-03-01"},
+]
+# `route distinct`: the questions of these files, each once per opening; then the openings,
+# and a region with a day its routing rules are in force (a request that finds no rule in
+# force is answered without routing, and would measure nothing).
+QUESTION_FILES = [
+    "tests/data/route_queries.yaml",
+    "tests/data/paraphrase_questions.yaml",
+    "tests/data/kb_questions.yaml",
+]
+OPENINGS = [
+    "",
+    "请问",
+    "您好，",
+    "麻烦问一下，",
+    "咨询一下：",
+    "想了解一下，",
+    "打听一下，",
+    "老师好，",
+    "你好，请问",
+    "同志您好，",
+    "请教一下，",
+    "我想问问，",
+    "帮忙看看，",
+    "劳驾问一下，",
+]
+PLACES = [
+    ("甘肃省/平凉市", "2024-06-01"),
+    ("江西省", "2019-06-01"),
+    ("上海市/嘉定区", "2024-06-01"),
+    ("浙江省/温州市/鹿城区", "2017-06-01"),
+    ("四川省/成都市", "2024-06-01"),
 ]
 
 
@@ -86,6 +128,7 @@ TARGETS = {
     "evaluate": Target("/v1/evaluate, {workers} workers", 2_500, 20.0),
     "evaluate explain": Target("/v1/evaluate with explain", 1_200),
     "route": Target("/v1/route, {workers} workers", 400, 50.0),
+    "route distinct": Target("/v1/route, none repeated", 400, 50.0),
 }
 
 
@@ -97,6 +140,7 @@ class Tally:
     latencies_ns: list[int] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)  # no answer: error name -> count
+    sent: int = 0  # requests taken from the list (the next load starts after them)
 
     def fail(self, exc: BaseException) -> None:
         name = type(exc).__name__
@@ -237,11 +281,15 @@ async def open_pool(
 
 
 async def load(
-    pool: Sequence[Connection], requests: Sequence[bytes], total: int, seconds: float
+    pool: Sequence[Connection],
+    requests: Sequence[bytes],
+    total: int,
+    seconds: float,
+    start: int = 0,
 ) -> tuple[Tally, float]:
-    """Send `total` requests (cycling through `requests`) over the connections of `pool`,
-    each sending its next once the last is answered; stop early once `seconds` have passed.
-    The tally and the wall time in seconds."""
+    """Send `total` requests (cycling through `requests`, from the one at `start`) over the
+    connections of `pool`, each sending its next once the last is answered; stop early once
+    `seconds` have passed. The tally and the wall time in seconds."""
     tally = Tally()
     counter = itertools.count()
     started = time.perf_counter()
@@ -251,13 +299,14 @@ async def load(
         while (i := next(counter)) < total and time.perf_counter() < deadline:
             start = time.perf_counter_ns()
             try:
-                status, _ = await conn.send(requests[i % len(requests)])
+                status, _ = await conn.send(requests[(start + i) % len(requests)])
             except (OSError, EOFError, ValueError, IndexError) as exc:
                 tally.fail(exc)
                 await asyncio.sleep(0.01)  # a refused connection must not spin
                 continue
             tally.latencies_ns.append(time.perf_counter_ns() - start)
             tally.statuses[status] = tally.statuses.get(status, 0) + 1
+        tally.sent = max(tally.sent, min(i, total))
 
     tasks = [asyncio.create_task(worker(conn)) for conn in pool]
     # One request in flight per connection when the deadline passes: give each its timeout.
@@ -351,6 +400,8 @@ class Scenario:
     name: str
     requests: list[bytes]
     total: int
+    decisions: bool = True  # each 2xx answer is a decision the log must hold
+    note: str = ""  # printed before its runs: what the figure means
 
 
 @dataclass(frozen=True)
@@ -451,9 +502,70 @@ def scenarios(host: str, port: int, args: argparse.Namespace) -> list[Scenario]:
     every = {
         "evaluate": Scenario("evaluate", evaluate, args.requests),
         "explain": Scenario("evaluate explain", explain, args.requests),
-        "route": Scenario("route", route, args.route_requests),
+        "route": Scenario(
+            "route",
+            route,
+            args.route_requests,
+            decisions=False,
+            note=f"route: {len(ROUTES)} questions over and over; after the first, each is "
+            "answered from the worker's cache",
+        ),
     }
+    if "distinct" in args.only:
+        needed = 1 + args.warmup + args.runs * args.route_requests
+        bodies = distinct_routes(needed)
+        if len(bodies) < needed:
+            print(f"route distinct: {len(bodies)} distinct requests, {needed} sent: some repeat")
+        distinct = [encode("POST", host, port, "/v1/route", b) for b in bodies]
+        every["distinct"] = Scenario(
+            "route distinct",
+            distinct,
+            args.route_requests,
+            decisions=False,
+            note=f"route distinct: {len(distinct)} questions, none asked twice (tests/data's, "
+            "then again with a greeting, in another region): no answer or embedding is cached",
+        )
     return [every[key] for key in args.only]
+
+
+def questions() -> list[str]:
+    """Every question of QUESTION_FILES once, in file order, but the `route` scenario's."""
+    found: dict[str, None] = {}
+    for name in QUESTION_FILES:
+        collect_questions(yaml.safe_load((ROOT / name).read_text("utf-8")), found)
+    for r in ROUTES:
+        found.pop(r["matter"], None)
+    return list(found)
+
+
+def collect_questions(node: Any, found: dict[str, None]) -> None:
+    # The files nest their questions differently (lists of {query:}, {question:}, or plain
+    # strings under `queries`); a question is a string under one of those keys.
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("query", "question") and isinstance(value, str):
+                found[value.strip()] = None
+            elif key == "queries" and isinstance(value, list):
+                found.update((q.strip(), None) for q in value if isinstance(q, str))
+            else:
+                collect_questions(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            collect_questions(item, found)
+
+
+def distinct_routes(needed: int) -> list[dict[str, str]]:
+    """Up to `needed` route bodies, no two alike in text: each question with each opening in
+    turn, the region and day moving on with every round."""
+    asked = questions()
+    out = []
+    for round_, opening in enumerate(OPENINGS):
+        for i, question in enumerate(asked):
+            if len(out) == needed:
+                return out
+            region, date = PLACES[(i + round_) % len(PLACES)]
+            out.append({"matter": opening + question, "region": region, "date": date})
+    return out
 
 
 def machine_busy_seconds() -> float:
@@ -504,14 +616,17 @@ async def run_scenario(
     """The warm-up's 2xx answers, then each run as it is measured (and printed)."""
     pool = await open_pool(host, port, args.concurrency, workers)
     runs = []
+    sent = 1  # check_answers sent the first
     try:
         warm_ok = 0
         if args.warmup:
-            warm, _ = await load(pool, s.requests, args.warmup, args.seconds)
+            warm, _ = await load(pool, s.requests, args.warmup, args.seconds, sent)
             warm_ok = sum(n for status, n in warm.statuses.items() if 200 <= status < 300)
+            sent += warm.sent
         for i in range(args.runs):
             before = cpu_snapshot(workers)
-            tally, seconds = await load(pool, s.requests, s.total, args.seconds)
+            tally, seconds = await load(pool, s.requests, s.total, args.seconds, sent)
+            sent += tally.sent
             result = measured(
                 s.name, tally, seconds, cpu_usage(before, cpu_snapshot(workers), seconds, workers)
             )
@@ -580,12 +695,14 @@ async def run_all(
     print(HEADER)
     summaries, decisions = [], 0
     for s in chosen:
+        if s.note:
+            print(s.note)
         warm_ok, runs = await run_scenario(host, port, s, args, workers)
         summary = Summary(s.name, runs)
         if args.runs > 1:
             print(f"{'':4}{summary.line()}", flush=True)
         summaries.append(summary)
-        if s.name != "route":
+        if s.decisions:
             decisions += 1 + warm_ok + sum(r.answered for r in runs)
     return summaries, decisions
 
@@ -594,8 +711,9 @@ def targets_table(summaries: Sequence[Summary], workers: int | str) -> str:
     """The HTTP rows of issue 15's targets table: each figure's median run, its spread and
     whether the median meets the target (every request answered 2xx, too)."""
     lines = [
-        "issue 15 targets, HTTP rows (median run; spread of requests/s over the runs):",
-        f"{'figure':30}{'req/s':>8}{'spread':>15}{'p99 ms':>8}  {'target':28}result",
+        "issue 15 targets, HTTP rows (median run; spread of requests/s over the runs; "
+        "cpu/req: the server's CPU ms a request):",
+        f"{'figure':30}{'req/s':>8}{'spread':>15}{'p99 ms':>8}{'cpu/req':>8}  {'target':28}result",
     ]
     for summary in summaries:
         target = TARGETS[summary.name]
@@ -604,7 +722,7 @@ def targets_table(summaries: Sequence[Summary], workers: int | str) -> str:
             met = met and summary.p99 <= target.p99_ms
         lines.append(
             f"{target.figure.format(workers=workers):30}{summary.rps:8,.0f}"
-            f"{summary.spread():>15}{summary.p99:8.1f}  {target.text():28}"
+            f"{summary.spread():>15}{summary.p99:8.1f}{summary.cpu_ms:8.2f}  {target.text():28}"
             f"{'met' if met else 'not met'}"
         )
     return "\n".join(lines)
@@ -784,15 +902,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--runs", type=int, default=5, help="measured runs per scenario")
     parser.add_argument("--requests", type=int, default=5_000, help="per evaluate run")
-    parser.add_argument("--route-requests", type=int, default=500, help="per route run")
+    parser.add_argument(
+        "--route-requests", type=int, default=500, help="per run of route and route distinct"
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--warmup", type=int, default=200, help="requests before measuring")
     parser.add_argument("--seconds", type=float, default=60.0, help="time cap per run")
     parser.add_argument("--ready-timeout", type=float, default=240.0, help="seconds for /readyz")
     parser.add_argument(
         "--only",
-        default="evaluate,explain,route",
-        help="scenarios to run, comma-separated: evaluate, explain (evaluate with explain), route",
+        default="evaluate,explain,route,distinct",
+        help="scenarios to run, comma-separated: evaluate, explain (evaluate with explain), "
+        "route, distinct (route with no question repeated)",
     )
     parser.add_argument(
         "--engine",
@@ -802,7 +923,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="an already running server, e.g. http://127.0.0.1:8000")
     args = parser.parse_args(argv)
     args.only = list(dict.fromkeys(s.strip() for s in args.only.split(",") if s.strip()))
-    if unknown := set(args.only) - {"evaluate", "explain", "route"}:
+    if unknown := set(args.only) - {"evaluate", "explain", "route", "distinct"}:
         parser.error(f"--only: unknown scenario(s) {', '.join(sorted(unknown))}")
     if min(args.workers, args.runs, args.requests, args.concurrency) < 1 or args.seconds <= 0:
         parser.error("--workers, --runs, --requests and --concurrency must be ≥ 1, --seconds > 0")

@@ -22,7 +22,7 @@ from server import views
 from server.decision_log import DecisionLogError
 from server.errors import ApiError, diagnostics, invalid_project, item
 from server.runtime import Logged, Runtime
-from server.service import InputError, PolicyLoadError, UnknownPolicy
+from server.service import InputError, PolicyLoadError, Service, UnknownPolicy
 
 Responses = dict[int | str, dict[str, Any]]
 ERRORS: Responses = {
@@ -146,7 +146,11 @@ def route(body: m.RouteRequest, request: Request) -> Response:
     the region and date.
     Below the confidence threshold there is no forced guess: `match` is null and
     `candidates` lists the nearest rules."""
-    service = runtime_of(request).service
+    return routed(runtime_of(request).service, body)
+
+
+def routed(service: Service, body: m.RouteRequest) -> Response:
+    """The answer to a route request: this endpoint's, and server.direct_route's."""
     return view_response(views.route(service.route(body.matter, body.region, body.date, body.k)))
 
 

@@ -84,6 +84,12 @@ VARIABLES = (
         "days a decision stays in the decision log; older ones are deleted hourly",
         "unset: kept for good",
     ),
+    Variable(
+        "ZHENGCE_SEARCH_CACHE",
+        "answers of search and of free-text route, and query vectors, each worker remembers "
+        "(each kind; the least recently asked go first; 0: none)",
+        "1024",
+    ),
 )
 
 
@@ -102,6 +108,7 @@ class Settings:
     max_batches: int  # batches evaluated at once per worker (server.limits)
     batch_explain_max: int  # projects a batch may explain (server.limits)
     log_retention_days: int | None  # None: decisions are kept for good
+    search_cache: int = 1024  # answers (and query vectors) the Searcher keeps; 0: none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, root: Path | None = None) -> Settings:
@@ -130,6 +137,9 @@ class Settings:
             log_retention_days=_positive(
                 env, "ZHENGCE_LOG_RETENTION_DAYS", None, "a number of days"
             ),
+            search_cache=_positive(
+                env, "ZHENGCE_SEARCH_CACHE", 1024, "a number of answers", zero=True
+            ),
         )
 
 
@@ -150,10 +160,17 @@ def default_log_url(root: Path) -> str:
 
 
 @overload
-def _positive(env: Mapping[str, str], name: str, default: int, what: str) -> int: ...
+def _positive(
+    env: Mapping[str, str], name: str, default: int, what: str, *, zero: bool = False
+) -> int: ...
 @overload
-def _positive(env: Mapping[str, str], name: str, default: None, what: str) -> int | None: ...
-def _positive(env: Mapping[str, str], name: str, default: int | None, what: str) -> int | None:
+def _positive(
+    env: Mapping[str, str], name: str, default: None, what: str, *, zero: bool = False
+) -> int | None: ...
+def _positive(
+    env: Mapping[str, str], name: str, default: int | None, what: str, *, zero: bool = False
+) -> int | None:
+    """The variable as a number above 0 (or 0 too, with `zero`), `default` when unset."""
     raw = env.get(name)
     if not raw:
         return default
@@ -161,6 +178,7 @@ def _positive(env: Mapping[str, str], name: str, default: int | None, what: str)
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
+    if value < 0 or (value == 0 and not zero):
+        least = "0 or more" if zero else "positive"
+        raise SettingsError(f"{name} must be {least}, got {value}")
     return value

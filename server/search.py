@@ -7,6 +7,13 @@ RouteAnswer. A free-text matter is matched without its question words. `Searcher
 clause index, the routing index and the model lazily, once, on first use: `zhengce check` or
 `eval` never load torch, and a server starts before the model is loaded. Both indexes expand
 questions with the drafters' lexicon, policies/lexicon.yaml (kb.lexicon).
+
+The Searcher remembers its last ZHENGCE_SEARCH_CACHE answers of each kind, and the query
+vectors behind them (server.search_cache): a Searcher belongs to one policy set and corpus,
+so a reload, which makes a new one, starts empty. An answer is keyed by every input it depends
+on: the text as asked (not normalised: the embedding sees the text as typed, so two spellings
+that normalise alike can still score differently), the filters, and whether dense search is
+on (a model that fails makes the index degrade for good, and its later answers differ).
 """
 
 from __future__ import annotations
@@ -23,15 +30,17 @@ from kb.embed import Embedder, default_embedder
 from kb.items import Item, ItemAnswer, ItemIndex
 from kb.lexical import Tokenizer
 from kb.lexicon import Lexicon, load_lexicon
-from kb.search import KnowledgeBase
+from kb.search import Hit, KnowledgeBase
 from server.config import Settings
 from server.results import Candidate
 from server.route_text import matter_of, task_text
+from server.search_cache import CachedQueries, Lru
 
 __all__ = ["RouteMatch", "Searcher", "route_items"]
 
 
 LEXICON = Path("policies") / "lexicon.yaml"  # in the project root
+RouteKey = tuple[str, str, str, int, bool]  # matter, region, date, k, dense search on
 
 
 def route_items(policies: PolicySet) -> list[Item]:
@@ -76,7 +85,7 @@ class Searcher:
         self.settings = settings
         self.corpus = corpus
         self.policies = policies
-        self._embedder = embedder
+        self._embedder = self._remembering(embedder)
         self._reason: str | None = None
         self._resolved = embedder is not None
         self._lock = threading.Lock()
@@ -84,6 +93,16 @@ class Searcher:
         self._routes: ItemIndex | None = None
         self._tokenizer = Tokenizer()  # one jieba dictionary for both indexes, loaded lazily
         self._lexicon: Lexicon | None = None
+        self._routes_by_key = {r.key: r for r in policies.routes}
+        self._routed: Lru[RouteKey, RouteMatch] = Lru(settings.search_cache)
+        self._found: Lru[tuple[str, int, str | None, bool], tuple[Hit, ...]] = Lru(
+            settings.search_cache
+        )
+
+    def _remembering(self, embedder: Embedder | None) -> Embedder | None:
+        if embedder is None or self.settings.search_cache <= 0:
+            return embedder
+        return CachedQueries(embedder, self.settings.search_cache)
 
     def lexicon(self) -> Lexicon:
         """The drafters' lexicon; raises kb.lexicon.LexiconError when the file is malformed."""
@@ -94,9 +113,10 @@ class Searcher:
     def _model(self) -> tuple[Embedder | None, str | None]:
         # One embedder for both indexes, so the model is loaded once per process.
         if not self._resolved:
-            self._embedder, self._reason = default_embedder(
+            embedder, self._reason = default_embedder(
                 self.settings.cache_dir, torch_threads=self.settings.torch_threads
             )
+            self._embedder = self._remembering(embedder)
             self._resolved = True
         return self._embedder, self._reason
 
@@ -141,16 +161,40 @@ class Searcher:
             "degraded_reason": index.degraded_reason if index else self._reason,
         }
 
+    def search(self, query: str, k: int = 10, region: str | None = None) -> tuple[Hit, ...]:
+        """The clause index's best `k` hits for `query` within `region`, remembered."""
+        kb = self.knowledge_base()
+        key = (query, k, region, kb.dense_available)
+        return self._found.get(key, lambda: tuple(kb.search(query, k, region)))
+
     def match_routes(self, text: str, region: str, date: str, k: int = 5) -> ItemAnswer:
         """kb's answer among the routing rules in force for `region` on `date`, for the
         matter of `text` (its question words left out)."""
+        return self._match(matter_of(text) or text, region, date, k)
+
+    def _match(self, matter: str, region: str, date: str, k: int) -> ItemAnswer:
         in_force = [r.key for r in routes_in_force(self.policies, region, date)]
-        matter = matter_of(text) or text
         return self.route_index().match(matter, region, ids=in_force, k=k)
 
     def route_text(self, text: str, region: str, date: str, k: int = 5) -> RouteMatch:
-        found = self.match_routes(text, region, date, k)
-        by_key = {r.key: r for r in self.policies.routes}
+        """The routing rule that answers `text`'s matter, remembered by the matter (two
+        questions with one matter are routed alike)."""
+        matter = matter_of(text) or text
+        key: RouteKey = (matter, region, date, k, self.route_index().dense_available)
+        return self._routed.get(key, lambda: self._route(matter, region, date, k))
+
+    def remembered_route(self, text: str, region: str, date: str, k: int = 5) -> RouteKey | None:
+        """The key `route_text` remembers this answer by, when it has it at hand (neither
+        embedding nor opening an index, so it may be asked on the event loop); else None."""
+        routes = self._routes
+        if routes is None:
+            return None
+        key: RouteKey = (matter_of(text) or text, region, date, k, routes.dense_available)
+        return key if key in self._routed else None
+
+    def _route(self, matter: str, region: str, date: str, k: int) -> RouteMatch:
+        found = self._match(matter, region, date, k)
+        by_key = self._routes_by_key
         candidates = tuple(Candidate(m, by_key[m.id].ast.title) for m in found.candidates)
         dense = self.route_index().dense_available
         if found.match is None:

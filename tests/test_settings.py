@@ -48,6 +48,7 @@ def test_settings_are_read_from_the_environment_given(tmp_path: Path) -> None:
         "ZHENGCE_MAX_BATCHES": "4",
         "ZHENGCE_BATCH_EXPLAIN_MAX": "5",
         "ZHENGCE_LOG_RETENTION_DAYS": "90",
+        "ZHENGCE_SEARCH_CACHE": "7",
     }
     assert set(env) == set(NAMES)  # this test sets every variable there is
     s = Settings.from_env(env)
@@ -56,6 +57,7 @@ def test_settings_are_read_from_the_environment_given(tmp_path: Path) -> None:
     assert (s.max_body_bytes, s.max_batch_body_bytes, s.warm) == (10, 20, False)
     assert (s.header_timeout, s.max_batches, s.batch_explain_max) == (3, 4, 5)
     assert s.log_retention_days == 90
+    assert s.search_cache == 7
     assert s.server == "http://127.0.0.1:8000"
 
 

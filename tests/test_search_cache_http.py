@@ -1,0 +1,105 @@
+"""`POST /v1/route` through server.direct_route: a remembered answer is the answer FastAPI's
+route gives without any cache, errors keep their shape, and a reload drops the kept JSON."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.runtime import Runtime
+from tests.conftest import ROOT, assert_error_shape, fast_runtime
+
+KEY = "test-admin-key"
+ASKED: list[dict[str, Any]] = [
+    {"matter": "化工园区清理整顿由谁牵头", "region": "江西省", "date": "2019-06-01"},
+    {"matter": "化工园区清理整顿谁负责", "region": "江西省", "date": "2019-06-01"},
+    {"matter": "化工园区清理整顿由谁牵头", "region": "江西省", "date": "2019-06-01", "k": 2},
+    {"matter": "化工园区清理整顿由谁牵头", "region": "江西省/南昌市", "date": "2019-06-01"},
+    {"matter": "化工园区清理整顿由谁牵头", "region": "江西省", "date": "2024-06-01"},
+    {"matter": "园区重大事项和困难问题找谁协调", "region": "甘肃省/平凉市"},  # today
+    {"matter": "我想办理结婚登记", "region": "甘肃省/平凉市", "date": "2024-06-01"},
+    {"matter": "pingliang-2023/重大事项包抓", "region": "甘肃省/平凉市", "date": "2024-06-01"},
+    {"matter": "重大事项包抓", "region": "甘肃省/平凉市", "date": "2024-06-01"},
+]
+
+
+@pytest.fixture(scope="module")
+def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, TestClient]]:
+    """(a server that remembers, one with ZHENGCE_SEARCH_CACHE=0)."""
+    tmp = tmp_path_factory.mktemp("route-http")
+    runtimes = [fast_runtime(tmp / "on"), fast_runtime(tmp / "off", ZHENGCE_SEARCH_CACHE="0")]
+    try:
+        with (
+            TestClient(create_app(runtime=runtimes[0])) as on,
+            TestClient(create_app(runtime=runtimes[1])) as off,
+        ):
+            yield on, off
+    finally:
+        for runtime in runtimes:
+            runtime.close()
+
+
+@pytest.mark.parametrize("body", ASKED, ids=lambda b: f"{b['matter']}-{b['region']}")
+def test_a_remembered_answer_is_the_answer(
+    clients: tuple[TestClient, TestClient], body: dict[str, Any]
+) -> None:
+    on, off = clients
+    want = off.post("/v1/route", json=body)
+    assert want.status_code == 200, want.text
+    for _ in range(3):  # computed, then the kept match, then the kept JSON
+        got = on.post("/v1/route", json=body)
+        assert (got.status_code, got.headers["content-type"]) == (200, "application/json")
+        assert got.content == want.content
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ('{"matter": "x"', 400),
+        ('{"matter": "x", "region": "江西省", "extra": 1}', 422),
+        ('{"matter": "x", "region": "江西省", "k": "5"}', 422),
+        ('{"matter": "x", "region": "江西省", "date": "2019-02-30"}', 422),
+        ('{"matter": "", "region": "江西省"}', 422),
+    ],
+)
+def test_a_refused_body_is_answered_by_the_api_in_its_shape(
+    clients: tuple[TestClient, TestClient], body: str, status: int
+) -> None:
+    on, off = clients
+    answers = []
+    for client in (on, off):
+        r = client.post(
+            "/v1/route", content=body.encode(), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == status, r.text
+        assert_error_shape(r.json())
+        answers.append(r.json())
+    assert answers[0] == answers[1]
+
+
+def test_a_reload_drops_the_kept_answers(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "policies", root / "policies")
+    runtime: Runtime = fast_runtime(tmp_path, root, ZHENGCE_ADMIN_KEY=KEY)
+    ask = {"matter": "园区重大事项和困难问题找谁协调", "region": "甘肃省/平凉市"}
+    try:
+        with TestClient(create_app(runtime=runtime)) as c:
+            before = [c.post("/v1/route", json=ask).json() for _ in range(3)]
+            assert before[0] == before[2] and before[0]["match"]["notes"][0].startswith("句子")
+            path = root / "policies" / "pingliang-2023.zc"
+            old = '注 "句子主语是市园区办'
+            text = path.read_text("utf-8").replace(old, '注 "已改：句子主语是市园区办')
+            path.write_text(text, "utf-8")
+            assert c.post("/v1/admin/reload", headers={"X-API-Key": KEY}).status_code == 200
+            for _ in range(3):  # computed, then remembered by the new set's Searcher
+                after = c.post("/v1/route", json=ask).json()
+                assert after["match"]["rule"] == before[0]["match"]["rule"]
+                assert after["match"]["notes"][0].startswith("已改")
+    finally:
+        runtime.close()
