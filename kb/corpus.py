@@ -133,7 +133,7 @@ def load_document(directory: Path, doc_id: str) -> Document:
     txt = directory / f"{doc_id}.txt"
     try:
         text = txt.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         problem = f"cannot read the document text ({exc})"
         raise SourceError(txt, problem, "unreadable_source") from exc
     return Document(meta, text, tuple(segment(text)))

@@ -72,12 +72,16 @@ _TRADITIONAL_SHARE = 0.05
 
 class SourceError(ValueError):
     """A source file or a document to add is unusable; the message names the file and fix,
-    `code` (module docstring) says which kind of problem it is."""
+    `code` (module docstring) says which kind of problem it is, `field` the metadata field it
+    is at ("" when none)."""
 
-    def __init__(self, where: str | Path, problem: str, code: str = "bad_metadata") -> None:
+    def __init__(
+        self, where: str | Path, problem: str, code: str = "bad_metadata", field: str = ""
+    ) -> None:
         self.where = str(where)
         self.problem = problem
         self.code = code
+        self.field = field
         super().__init__(f"{where}: {problem}")
 
 
@@ -111,20 +115,23 @@ class Metadata:
         if missing or unknown:
             problems = [f"missing fields {missing}"] if missing else []
             problems += [f"unknown fields {unknown}"] if unknown else []
-            raise SourceError(where, "; ".join(problems) + f" (the fields are {names})")
+            at = unknown[0] if unknown else missing[0]
+            raise SourceError(where, "; ".join(problems) + f" (the fields are {names})", field=at)
         values = {name: _as_text(data.get(name, "")) for name in names}
         not_text = [name for name, value in values.items() if value is None]
         if not_text:
-            raise SourceError(where, f"fields {not_text} must be text (quote them in YAML)")
+            problem = f"fields {not_text} must be text (quote them in YAML)"
+            raise SourceError(where, problem, field=not_text[0])
         meta = cls(**{name: value or "" for name, value in values.items()})
         if not _DOC_ID.fullmatch(meta.id):
-            raise SourceError(where, f"id {meta.id!r} must be lower-case words joined by '-'")
+            problem = f"id {meta.id!r} must be lower-case words joined by '-'"
+            raise SourceError(where, problem, field="id")
         if meta.script not in SCRIPTS:
-            raise SourceError(where, f"script {meta.script!r} must be one of {list(SCRIPTS)}")
+            problem = f"script {meta.script!r} must be one of {list(SCRIPTS)}"
+            raise SourceError(where, problem, field="script")
         if meta.provenance and meta.provenance not in PROVENANCES:
-            raise SourceError(
-                where, f'provenance {meta.provenance!r} must be one of {list(PROVENANCES)} or ""'
-            )
+            problem = f'provenance {meta.provenance!r} must be one of {list(PROVENANCES)} or ""'
+            raise SourceError(where, problem, field="provenance")
         return meta
 
     def to_dict(self) -> dict[str, str]:
@@ -147,11 +154,13 @@ def read_metadata(path: Path) -> Metadata:
     """The metadata in a <doc-id>.yaml; its `id` must match the file name."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    # ValueError: not UTF-8, or a date that does not exist (issued: 2017-02-30).
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         raise SourceError(path, f"cannot read metadata ({exc})") from exc
     meta = Metadata.from_mapping(data, where=path)
     if meta.id != path.stem:
-        raise SourceError(path, f"id {meta.id!r} differs from the file name {path.stem!r}")
+        problem = f"id {meta.id!r} differs from the file name {path.stem!r}"
+        raise SourceError(path, problem, field="id")
     return meta
 
 

@@ -18,20 +18,19 @@ moves toward the documents' vocabulary without losing the question's own words. 
 longest phrase first keeps a negation whole: with entries for 不用拿地 and 拿地, "不用拿地的项目"
 adds only the first entry's terms.
 
-A malformed file raises LexiconError naming the file, the line and what is wrong.
+A malformed file raises LexiconError naming the file, the line and what is wrong; kb.lexicon_file
+reads the file and checks its content for `zhengce check`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
-from kb.normalize import normalize
+from kb.lexicon_file import phrase_key, read_lexicon_file
 
 __all__ = ["Expansion", "Lexicon", "LexiconError", "Term", "load_lexicon"]
 
@@ -68,10 +67,6 @@ class Expansion:
         return self.query if not self.added else f"{self.query}（{'、'.join(self.added)}）"
 
 
-def _key(text: str) -> str:
-    return normalize(text).lower()
-
-
 class Lexicon:
     """Colloquial phrase -> official terms, matched longest first."""
 
@@ -80,7 +75,7 @@ class Lexicon:
         table: dict[str, list[str]] = {}
         for term in self.terms:
             for phrase in term.colloquial:
-                targets = table.setdefault(_key(phrase), [])
+                targets = table.setdefault(phrase_key(phrase), [])
                 targets.extend(t for t in term.official if t not in targets)
         self._table = {phrase: tuple(t) for phrase, t in table.items() if phrase}
         self._lengths = sorted({len(p) for p in self._table}, reverse=True)
@@ -92,7 +87,7 @@ class Lexicon:
         return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
 
     def expand(self, query: str) -> Expansion:
-        text = _key(query)
+        text = phrase_key(query)
         added: dict[str, None] = {}
         matched: list[str] = []
         i = 0
@@ -101,7 +96,9 @@ class Lexicon:
                 phrase = text[i : i + n]
                 if len(phrase) == n and phrase in self._table:
                     matched.append(phrase)
-                    added.update((t, None) for t in self._table[phrase] if _key(t) not in text)
+                    added.update(
+                        (t, None) for t in self._table[phrase] if phrase_key(t) not in text
+                    )
                     i += n
                     break
             else:
@@ -109,46 +106,16 @@ class Lexicon:
         return Expansion(query, tuple(added), tuple(matched))
 
 
-def _strings(node: yaml.Node, path: Path, field: str) -> tuple[str, ...]:
-    items: Sequence[yaml.Node] = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    out = []
-    for item in items:
-        if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
-            raise LexiconError(path, item.start_mark.line + 1, f"“{field}”须是词语或词语列表")
-        out.append(str(item.value).strip())
-    if not out:
-        raise LexiconError(path, node.start_mark.line + 1, f"“{field}”不能为空")
-    return tuple(out)
-
-
 def load_lexicon(path: Path | None) -> Lexicon:
-    """The lexicon at `path`; an empty one when `path` is None or names no file."""
+    """The lexicon at `path`; an empty one when `path` is None or names no file. Raises
+    LexiconError naming the first problem of the file's shape (kb.lexicon_file)."""
     if path is None or not path.is_file():
         return Lexicon()
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LexiconError(path, None, f"无法读取（{exc}）") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise LexiconError(
-            path, mark.line + 1 if mark else None, f"不是有效的 YAML（{exc}）"
-        ) from exc
-    if root is None:
-        return Lexicon()
-    entries = None
-    if isinstance(root, yaml.MappingNode):
-        entries = next((v for k, v in root.value if k.value == "terms"), None)
-    if not isinstance(entries, yaml.SequenceNode):
-        raise LexiconError(path, root.start_mark.line + 1, "须有“terms”列表")
-    terms = []
-    for entry in entries.value:
-        line = entry.start_mark.line + 1
-        fields = {k.value: v for k, v in entry.value} if isinstance(entry, yaml.MappingNode) else {}
-        unknown = set(fields) - {"official", "colloquial"}
-        if unknown or "official" not in fields or "colloquial" not in fields:
-            raise LexiconError(path, line, "每一条须有且只有“official”和“colloquial”")
-        official = _strings(fields["official"], path, "official")
-        colloquial = _strings(fields["colloquial"], path, "colloquial")
-        terms.append(Term(official, colloquial))
-    return Lexicon(terms)
+    read = read_lexicon_file(path)
+    if read.issues:
+        first = read.issues[0]
+        raise LexiconError(path, first.line or None, first.message)
+    return Lexicon(
+        Term(tuple(w.text for w in e.official), tuple(w.text for w in e.colloquial))
+        for e in read.entries
+    )

@@ -16,6 +16,9 @@ from dsl.errors import DslError
 from dsl.fmt import format_module
 from dsl.parser import parse
 from dsl.policytest import TestFileError, rule_coverage, run_files
+from kb.corpus import SourceError
+from kb.lexicon_file import check_lexicon
+from kb.source_check import check_sources
 from server import present, views
 from server.cli_analyze import analyze_command
 from server.cli_common import (
@@ -34,7 +37,8 @@ from server.cli_impact import impact_command
 from server.cli_kb import kb_app
 from server.cli_lsp import lsp_command
 from server.cli_search import route, search
-from server.config import VARIABLES
+from server.cli_serve import SERVE_HELP, serve
+from server.search import LEXICON
 from server.service import DEFAULT_ENGINE, ENGINES, InputError, UnknownPolicy
 from server.service import check as check_policies
 
@@ -75,16 +79,29 @@ def check(
     ] = None,
 ) -> None:
     """Parse and check policies: syntax, schema types, units, and every quote against its
-    source clause. Prints all problems at once as file:line:col and exits 1 on any error."""
+    source clause; the metadata of the sources (policies/sources/*.yaml) and the search
+    lexicon (policies/lexicon.yaml). Prints all problems at once as file:line:col and exits
+    1 on any error."""
+    root = context(ctx).settings.root
+    sources = check_sources(root)
     try:
-        result, n_files = check_policies(context(ctx).settings.root, paths or [])
+        result, n_files = check_policies(root, paths or [])
     except FileNotFoundError as e:
         fail(f"no such file or folder: {e}", 2)
-    if result.diagnostics:
-        out.print(result.render(), highlight=False, markup=False, soft_wrap=True)
-    n_err, n_warn = len(result.errors), len(result.diagnostics) - len(result.errors)
-    summary = f"{n_files} policy file(s): {n_err} error(s), {n_warn} warning(s)"
-    if n_err:
+    except SourceError:
+        result = None  # a policy cites a source that does not load: the report says why
+    lexicon = check_lexicon(root / LEXICON, [d.text for d in sources.documents])
+    diagnostics = result.render() if result is not None and result.diagnostics else ""
+    for report in (sources.render(), diagnostics, lexicon.render()):
+        if report:
+            out.print(report, highlight=False, markup=False, soft_wrap=True)
+    if result is None:
+        checked = "规则文件未检查：所引用的来源文件无法读取"
+    else:
+        n_err, n_warn = len(result.errors), len(result.diagnostics) - len(result.errors)
+        checked = f"{n_files} policy file(s): {n_err} error(s), {n_warn} warning(s)"
+    summary = f"{checked}; {sources.summary()}; {lexicon.summary()}"
+    if result is None or result.errors or sources.problems or lexicon.errors:
         fail(summary)
     out.print(f"[green]ok[/green] {summary}")
 
@@ -294,47 +311,7 @@ def policies(
         out.print(present.policy(found))
 
 
-def settings_help() -> str:
-    return "\n\n".join(f"{v.name}: {v.meaning} (default: {v.default})." for v in VARIABLES)
-
-
-@app.command(
-    help="Serve the JSON API (/v1, docs at /docs), the health checks and the reviewer's page "
-    "(/). Settings come from the environment:\n\n" + settings_help()
-)
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port.", min=1, max=65535)] = 8000,
-    workers: Annotated[
-        int, typer.Option("--workers", help="Worker processes (one core each).", min=1)
-    ] = 1,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
-) -> None:
-    import uvicorn
-
-    from server.decision_log import shown_url
-
-    settings = context(ctx).settings
-    # Check the policies here, once, so that a broken set is one clear message rather than a
-    # traceback from every worker.
-    context(ctx).service()
-    out.print(
-        f"zhengce on http://{host}:{port}/ (API docs /docs), {workers} worker(s), "
-        f"decision log {shown_url(settings.decision_log_url)}",  # never its password
-        highlight=False,
-        soft_wrap=True,
-    )
-    uvicorn.run(
-        "server.app:serving_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-        http="server.tcp:HttpProtocol",  # TCP_NODELAY, header timeout: see server/tcp.py
-    )
+app.command(help=SERVE_HELP)(serve)
 
 
 if __name__ == "__main__":
