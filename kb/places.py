@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from kb.normalize import normalize
+from kb.tags import tags
 
 __all__ = ["Places", "place_names"]
 
@@ -31,17 +32,8 @@ _SUFFIX = re.compile(
 @cache
 def place_names() -> frozenset[str]:
     """Place names from jieba's dictionary (module docstring); read once per process."""
-    import jieba
-
-    tagged: set[str] = set()
-    suffixed: set[str] = set()
-    with jieba.get_dict_file() as lines:
-        for raw in lines:
-            parts = raw.decode("utf-8").split()
-            if len(parts) == 3 and parts[2] == "ns":
-                tagged.add(parts[0])
-                if len(parts[0]) >= 3 and _SUFFIX.match(parts[0]):
-                    suffixed.add(parts[0])
+    tagged = tags().places
+    suffixed = {name for name in tagged if len(name) >= 3 and _SUFFIX.match(name)}
     stems = {m.group(1) for name in suffixed if (m := _SUFFIX.match(name))}
     return frozenset(suffixed | (stems & tagged))
 

@@ -41,6 +41,7 @@ from kb.items import Item, ItemAnswer, ItemIndex, ItemMatch, match_items, region
 from kb.lexical import Tokenizer, highlight_spans
 from kb.lexicon import Lexicon
 from kb.normalize import normalize
+from kb.novel import novel_share
 from kb.passages import sentences
 from kb.places import Places
 
@@ -203,11 +204,12 @@ class KnowledgeBase:
         best = fusion.best(any(s.dense is not None for s in scored))
         kinds = asks(query)
         elsewhere = self.places.elsewhere(query)
+        novel = novel_share(prepared, self.index.bm25)
         coverages = self.index.coverage(prepared, [[s.row] for s in scored])
         out = []
         for s, coverage in zip(scored, coverages, strict=True):
             lacking = bool(kinds) and lacks(kinds, self.index.entries[s.row].text)
-            features = Features(s.dense, coverage, s.score / best, lacking, elsewhere)
+            features = Features(s.dense, coverage, s.score / best, lacking, elsewhere, novel)
             out.append(Candidate(s, features))
         return prepared, out
 
@@ -225,7 +227,8 @@ class KnowledgeBase:
 
         The fused top RERANK (or `k`, if more) are ordered by their calibrated score, which
         weighs what fusion cannot see (the share of the question's words a clause holds, the
-        kind of answer asked for), and the first `k` are returned."""
+        kind of answer asked for, the question's nouns that no document uses), and the first
+        `k` are returned."""
         if k <= 0:
             return []
         prepared, found = self.candidates(query, max(k, RERANK), region, documents, mode=mode)

@@ -13,6 +13,10 @@ from fastapi.testclient import TestClient
 from kb.answers import asks, lacks
 from kb.calibration import PIPELINE, RELEVANCE, ROUTES, Features
 from kb.embed import Embedder
+from kb.index import Query
+from kb.lexical import Bm25
+from kb.lexicon import Expansion
+from kb.novel import is_noun, novel_share
 from kb.passages import sentences
 from kb.places import Places
 from kb.search import Hit, found
@@ -76,6 +80,7 @@ def test_what_lowers_relevance() -> None:
         Features(0.93, 0.6, 1.0, elsewhere=True),  # about a place no document covers
         Features(0.85, 0.6, 1.0),  # far in meaning
         Features(0.93, 0.6, 0.5),  # ranked low by every channel
+        Features(0.93, 0.6, 1.0, novel=0.4),  # about things no document names
     ):
         assert model.score(worse) < model.score(close)
     assert PIPELINE.best(dense=True) > PIPELINE.best(dense=False)
@@ -85,10 +90,15 @@ def test_what_lowers_relevance() -> None:
 @pytest.mark.parametrize(
     ("question", "kinds"),
     [
-        ("平凉园区的工业用水每吨多少钱？", ("money",)),
+        ("平凉园区的工业用水每吨多少钱？", ("money", "price")),
         ("外资企业在园区设公司，备案要几天？", ("duration",)),
         ("存量楼宇入驻率要求不低于百分之几？", ("share",)),
+        ("孵化器的场地租金怎么收？", ("price",)),
+        ("每亩投资最少要多少万元？", ("money", "price")),
+        ("申报专精特新要满足哪些条件？", ("criteria",)),
+        ("园区污水要处理到几级才能排？", ("grade",)),
         ("园区的规划由谁审批？", ()),
+        ("每个镇要挑几个重点产业？", ()),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
@@ -99,7 +109,31 @@ def test_a_clause_lacks_the_kind_asked_for() -> None:
     assert lacks(("money",), "加强园区基础配套建设。")
     assert not lacks(("money",), "分别给予不低于100万元的资金奖励。")
     assert not lacks(("share",), "存量楼宇平均入驻率不低于70%。")
+    # A total is not a price: an amount per unit is.
+    assert lacks(("money", "price"), "对投资额度在1000万元以上的项目，报市园区办备案。")
+    assert not lacks(("money", "price"), "亩均投资不低于300万元。")
+    assert not lacks(("price",), "标准厂房租金为每平方米每月15元。")
+    assert lacks(("criteria",), "加强高新技术企业培育。")
+    assert not lacks(("grade",), "污水处理执行一级A标准。")
     assert not lacks((), "任何条款")
+
+
+def _query(words: tuple[str, ...], matched: tuple[str, ...] = ()) -> Query:
+    return Query("".join(words), Expansion("".join(words), (), matched), words, (), len(words))
+
+
+def test_nouns_no_document_uses() -> None:
+    assert is_noun("租金") and is_noun("天然气") and not is_noun("想") and not is_noun("搞定")
+    bm25 = Bm25.build([["园区", "厂房", "规划"], ["园区", "审批"], ["备案"]])
+    # 租金 is a noun no passage has; 想 is not a noun; 园区 and 厂房 are in the passages.
+    query = _query(("园区", "厂房", "租金", "想"))
+    share = novel_share(query, bm25)
+    weights = [bm25.idf(w) for w in query.words]
+    assert share == pytest.approx(weights[2] / sum(weights))
+    assert novel_share(_query(("园区", "厂房")), bm25) == 0.0
+    # A phrase the lexicon recognised stands for the documents' terms: not novel.
+    assert novel_share(_query(("园区", "租金"), matched=("厂房租金",)), bm25) == 0.0
+    assert novel_share(_query(()), bm25) == 0.0
 
 
 def test_a_question_about_elsewhere() -> None:
