@@ -30,7 +30,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -253,18 +253,20 @@ class Bm25:
         return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
 
 
-def _char_map(text: str) -> tuple[str, list[int]]:
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+# Every hit of every search highlights its passage, and the passages are the same few
+# thousand texts: mapping one took about 0.25 ms, a quarter of a seed-corpus search's CPU
+# apart from the embedding. Bounded (about 2 MB for sentence passages).
+@lru_cache(maxsize=1024)
+def _char_map(text: str) -> tuple[str, tuple[int, ...]]:
     """`text` width-folded, without whitespace and simplified, with each character's index
     in `text` — the normalisation of kb.normalize, done so that positions can be traced back."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        folded = unicodedata.normalize("NFKC", ch)
-        for c in folded:
-            if not c.isspace() and c not in "\u200b\u200c\u200d\u2060\ufeff":
-                chars.append(c)
-                origin.append(i)
-    flat = "".join(chars)
+    if unicodedata.is_normalized("NFKC", text):
+        flat, origin = _visible(text)
+    else:
+        flat, origin = _folded(text)
     simplified = to_simplified(flat)
     if len(simplified) != len(flat):
         # A phrase conversion changed the length; convert character by character instead, which
@@ -272,6 +274,26 @@ def _char_map(text: str) -> tuple[str, list[int]]:
         simplified = "".join(s if len(s := to_simplified(c)) == 1 else c for c in flat)
     lowered = simplified.lower()
     return (lowered if len(lowered) == len(simplified) else simplified), origin
+
+
+def _folded(text: str) -> tuple[str, tuple[int, ...]]:
+    """Each character of `text` NFKC-folded, without spaces and invisible characters, and
+    the index in `text` each comes from."""
+    chars: list[str] = []
+    positions: list[int] = []
+    for i, ch in enumerate(text):
+        for c in unicodedata.normalize("NFKC", ch):
+            if not c.isspace() and c not in _INVISIBLE:
+                chars.append(c)
+                positions.append(i)
+    return "".join(chars), tuple(positions)
+
+
+def _visible(text: str) -> tuple[str, tuple[int, ...]]:
+    """`_folded` of an NFKC-normalised text, where each character is its own NFKC form (most
+    passages: the documents are normalised when ingested), so only the spaces go."""
+    origin = tuple(i for i, c in enumerate(text) if not c.isspace() and c not in _INVISIBLE)
+    return "".join(text[i] for i in origin), origin
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> tuple[tuple[int, int], ...]:

@@ -4,10 +4,13 @@ mode and item matching. The real model's quality is tests/test_kb_eval.py's busi
 from __future__ import annotations
 
 import shutil
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from kb.calibration import Calibration, Relevance
 from kb.corpus import Corpus, UnknownClause, UnknownDocument
@@ -15,7 +18,7 @@ from kb.embed import FloatMatrix, HashEmbedder
 from kb.filelock import lock, try_lock
 from kb.index import DenseUnavailableWarning
 from kb.items import Item, ItemIndex, match_items
-from kb.lexical import Tokenizer, highlight_spans
+from kb.lexical import Tokenizer, _folded, _visible, highlight_spans
 from kb.model import ModelUnavailable
 from kb.search import KnowledgeBase, region_matches
 
@@ -366,3 +369,12 @@ def test_highlight_spans_point_into_the_original_text() -> None:
     spans = highlight_spans(text, ["牵头单位", "商务厅", "单", "责任单位"])
     assert [text[a:b] for a, b in spans] == ["牽頭單位", "商務廳", "責任單位"]
     assert highlight_spans("领导 小组", ["领导小组"]) == ((0, 5),)  # across whitespace
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40))
+def test_a_normalised_passage_maps_as_folding_each_character_would(text: str) -> None:
+    # _char_map skips the per-character NFKC fold for normalised text; that is sound only
+    # if folding each character of such a text changes nothing but the spaces dropped.
+    assume(unicodedata.is_normalized("NFKC", text))
+    assert _visible(text) == _folded(text)
