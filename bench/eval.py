@@ -386,7 +386,8 @@ def main() -> None:
     kept = rates[("compiled, parts kept", True)][2]
     first = split["first sight"][2]
     print("\n| figure | measured | target |\n|---|---|---|")
-    print("\n".join(rows))
+    if rows:  # the peers' ratio rows; none with --no-peers
+        print("\n".join(rows))
     print(
         f"| p99 of one decision with explain, five-document set | {us(kept).strip()} with "
         f"its parts kept ({us(first).strip()} CPU for a cell seen the first time) | ≤ 100 µs |"

@@ -169,7 +169,9 @@ def read_metadata_input(path: Path) -> dict[str, str]:
     `Metadata`'s; add_document checks them)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        # ValueError: a file that is not UTF-8, or a date YAML reads but no calendar has
+        # (2023-02-30).
         raise SourceError(path, f"cannot read metadata ({exc})") from exc
     if not isinstance(data, dict):
         raise SourceError(path, "metadata must be a mapping of field: text")

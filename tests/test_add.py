@@ -141,6 +141,11 @@ ERRORS: list[tuple[str, Callable[[Path], list[str]], str]] = [
         lambda tmp: [SYNTHETIC, "--id", "x-1", "--meta", _meta(tmp, "title: [unclosed\n")],
         "bad_metadata",
     ),
+    (
+        "metadata with a date no calendar has",
+        lambda tmp: [SYNTHETIC, "--id", "x-1", "--meta", _meta(tmp, "issued: 2023-02-30\n")],
+        "bad_metadata",
+    ),
 ]
 
 
