@@ -20,7 +20,7 @@ here with the response the route's exception handler gives (`errors.error_respon
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,7 +31,7 @@ from server.api import evaluated, json_response
 from server.errors import ApiError, error_response
 from server.runtime import NotServing, Runtime
 
-__all__ = ["PATH", "DirectEvaluate"]
+__all__ = ["PATH", "DirectEvaluate", "DirectPost", "well_formed"]
 
 PATH = "/v1/evaluate"
 _DECODER = msgspec.json.Decoder()
@@ -42,28 +42,53 @@ MAX_OPENERS = 256
 R = TypeVar("R", bound=m.Request)
 
 
-class DirectEvaluate:
+class DirectPost(Generic[R]):
+    """Middleware that answers well-formed POSTs to `path` itself (`answer`) and lets every
+    other request, or a body `model` refuses, go on to the app (re-playing the body)."""
+
+    path: str
+    model: type[R]
+
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         body = await request_body.read(receive)
         if body is None:  # the client went away
             return
-        request = well_formed(body, m.EvaluateRequest)
+        request = well_formed(body, self.model)
         if request is None:
-            await self.app(scope, request_body.replaying(body, receive), send)
+            await self.pass_on(body, scope, receive, send)
             return
+        await self.answer(request, body, scope, receive, send)
+
+    async def pass_on(self, body: bytes, scope: Scope, receive: Receive, send: Send) -> None:
+        """Leave the request, whose `body` was read, to the app."""
+        await self.app(scope, request_body.replaying(body, receive), send)
+
+    async def answer(
+        self, request: R, body: bytes, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        raise NotImplementedError
+
+
+class DirectEvaluate(DirectPost[m.EvaluateRequest]):
+    path = PATH
+    model = m.EvaluateRequest
+
+    async def answer(
+        self, request: m.EvaluateRequest, body: bytes, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         try:
             text = await evaluated(self.runtime, request)
         except ApiError as exc:
             await error_response(exc)(scope, receive, send)
         except NotServing:  # nothing was decided: the app's handler answers 503
-            await self.app(scope, request_body.replaying(body, receive), send)
+            await self.pass_on(body, scope, receive, send)
         else:
             await json_response(text)(scope, receive, send)
 

@@ -33,9 +33,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dsl.dates import date_or_today
 from server import api_models as m
-from server import request_body
 from server.api import json_response, routed
-from server.direct import well_formed
+from server.direct import DirectPost
 from server.runtime import Runtime
 from server.search_cache import Lru
 from server.service import Service
@@ -45,25 +44,22 @@ __all__ = ["PATH", "DirectRoute"]
 PATH = "/v1/route"
 
 
-class DirectRoute:
+class DirectRoute(DirectPost[m.RouteRequest]):
+    path = PATH
+    model = m.RouteRequest
+
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
-        self.app = app
-        self.runtime = runtime
+        super().__init__(app, runtime)
         self._lock = threading.Lock()
         # The answers' JSON, for one policy set: held weakly, so that a replaced set is freed.
         self._held: tuple[weakref.ref[Service], Lru[Hashable, str]] | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        body = await request_body.read(receive)
-        if body is None:  # the client went away
-            return
-        request = well_formed(body, m.RouteRequest)
+    async def answer(
+        self, request: m.RouteRequest, body: bytes, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         service = self.runtime.serving
-        if request is None or service is None:
-            await self.app(scope, request_body.replaying(body, receive), send)
+        if service is None:  # the app's handler answers 503
+            await self.pass_on(body, scope, receive, send)
             return
         day = date_or_today(request.date)
         key = service.searcher.remembered_route(request.matter, request.region, day, request.k)
