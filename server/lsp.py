@@ -20,7 +20,7 @@ from pathlib import Path
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
-from pygls.workspace import PositionCodec, TextDocument
+from pygls.workspace import PositionCodec, ServerTextPosition, TextDocument
 
 from dsl.errors import Diagnostic, DslError
 from dsl.parser import parse
@@ -69,6 +69,16 @@ class ZhengceServer(LanguageServer):
             _path(d.uri): d.source for d in self.workspace.text_documents.values() if d.uri != uri
         }
         return Editing(project, path, doc.source, held), doc
+
+    def cursor(
+        self, uri: str, position: lsp.Position
+    ) -> tuple[Editing, TextDocument, ServerTextPosition] | None:
+        """`editing(uri)` and the client's `position` in it, in code points."""
+        found = self.editing(uri)
+        if found is None:
+            return None
+        doc, held = found
+        return doc, held, held.position_from_client_units(position)
 
     def schedule(self, uri: str, delay: float) -> None:
         """Check the document `delay` seconds from now, instead of any check still waiting."""
@@ -187,11 +197,10 @@ def make_server(fallback_root: Path) -> ZhengceServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: ZhengceServer, params: lsp.HoverParams) -> lsp.Hover | None:
-        found = ls.editing(params.text_document.uri)
+        found = ls.cursor(params.text_document.uri, params.position)
         if found is None:
             return None
-        doc, held = found
-        at = held.position_from_client_units(params.position)
+        doc, held, at = found
         shown = hover(doc, at.line, at.character)
         if shown is None:
             return None
@@ -203,11 +212,10 @@ def make_server(fallback_root: Path) -> ZhengceServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
     def on_definition(ls: ZhengceServer, params: lsp.DefinitionParams) -> lsp.Location | None:
-        found = ls.editing(params.text_document.uri)
+        found = ls.cursor(params.text_document.uri, params.position)
         if found is None:
             return None
-        doc, held = found
-        at = held.position_from_client_units(params.position)
+        doc, _, at = found
         target = definition(doc, at.line, at.character)
         if target is None:
             return None
@@ -218,11 +226,10 @@ def make_server(fallback_root: Path) -> ZhengceServer:
         lsp.CompletionOptions(trigger_characters=[".", " ", '"', ","]),
     )
     def on_completion(ls: ZhengceServer, params: lsp.CompletionParams) -> lsp.CompletionList:
-        found = ls.editing(params.text_document.uri)
+        found = ls.cursor(params.text_document.uri, params.position)
         if found is None:
             return lsp.CompletionList(is_incomplete=False, items=[])
-        doc, held = found
-        at = held.position_from_client_units(params.position)
+        doc, held, at = found
         items = [_completion(s, held) for s in complete(doc, at.line, at.character)]
         return lsp.CompletionList(is_incomplete=False, items=items)
 
