@@ -195,11 +195,6 @@ def _module(policies: PolicySet) -> tuple[str, list[_Writer]]:
     return "\n".join(parts), writers
 
 
-def source_of(policies: PolicySet) -> str:
-    """The generated module, for reading (tests, and anyone curious what a rule became)."""
-    return _module(policies)[0]
-
-
 def generate(policies: PolicySet) -> tuple[PolicyCode, ...]:
     """Every policy's functions, compiled from one generated module."""
     source, writers = _module(policies)
