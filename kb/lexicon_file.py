@@ -216,11 +216,8 @@ class LexiconReport:
 
     def summary(self) -> str:
         n_err = len(self.errors)
-        return (
-            f"{self.path.name}: {self.entries} entr{'y' if self.entries == 1 else 'ies'}, "
-            f"{n_err} error(s), "
-            f"{len(self.issues) - n_err} warning(s)"
-        )
+        n_warn = len(self.issues) - n_err
+        return f"{self.path.name}：{self.entries} 条，错误 {n_err} 个，警告 {n_warn} 个"
 
 
 def _at(word: Word, code: LexiconCode, message: str) -> FileIssue:

@@ -74,7 +74,7 @@ class SourceReport:
 
     def summary(self) -> str:
         loaded = len(self.documents)
-        return f"sources: {loaded + len(self.problems)} file(s), {len(self.problems)} error(s)"
+        return f"来源文件 {loaded + len(self.problems)} 个：错误 {len(self.problems)} 个"
 
 
 def _constructs(node: yaml.Node) -> bool:

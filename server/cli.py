@@ -99,11 +99,11 @@ def check(
         checked = "规则文件未检查：所引用的来源文件无法读取"
     else:
         n_err, n_warn = len(result.errors), len(result.diagnostics) - len(result.errors)
-        checked = f"{n_files} policy file(s): {n_err} error(s), {n_warn} warning(s)"
-    summary = f"{checked}; {sources.summary()}; {lexicon.summary()}"
+        checked = f"规则文件 {n_files} 个：错误 {n_err} 个，警告 {n_warn} 个"
+    summary = f"{checked}；{sources.summary()}；{lexicon.summary()}"
     if result is None or result.errors or sources.problems or lexicon.errors:
         fail(summary)
-    out.print(f"[green]ok[/green] {summary}")
+    out.print(f"[green]通过[/green] {summary}")
 
 
 @app.command()

@@ -252,7 +252,7 @@ def test_seed_policies_check_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHENGCE_ROOT", str(ROOT))
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 0, result.output
-    assert "0 error(s), 0 warning(s)" in result.output
+    assert "错误 0 个，警告 0 个" in result.output
 
 
 def test_an_unreadable_file_says_why_in_both_languages(tmp_path: Path) -> None:

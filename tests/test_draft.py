@@ -179,7 +179,7 @@ def drafted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_draft_passes_the_check_with_only_unreviewed_warnings(drafted: Path) -> None:
     result = zhengce(drafted, "check")
     assert result.exit_code == 0, result.output
-    assert "0 error(s), 18 warning(s)" in result.stdout
+    assert "错误 0 个，警告 18 个" in result.stdout
     assert result.stdout.count("unreviewed_draft") == 18
 
 

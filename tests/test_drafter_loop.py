@@ -49,7 +49,7 @@ def test_a_new_document_from_page_to_answer(tmp_path: Path, e5: tuple[Path, Embe
     code, out, _ = run("draft", "yunling-2024")
     assert code == 0 and "11 条分工、7 条不编码" in out, out
     code, out, _ = run("check")
-    assert code == 0 and "0 error(s), 18 warning(s)" in out, out
+    assert code == 0 and "错误 0 个，警告 18 个" in out, out
 
     # The drafter's review: every drafted item read and kept, one reason written out.
     policy = root / "policies" / "yunling-2024.zc"
@@ -59,7 +59,7 @@ def test_a_new_document_from_page_to_answer(tmp_path: Path, e5: tuple[Path, Embe
     policy.write_text(text.replace(stub, '不编码 一.1 "总体目标：人才总量，不设路径或责任单位"'))
     (root / "policies" / "tests" / "yunling-2024.yaml").write_text(ROUTE_TESTS, "utf-8")
     code, out, _ = run("check")
-    assert code == 0 and "0 error(s), 0 warning(s)" in out, out
+    assert code == 0 and "错误 0 个，警告 0 个" in out, out
 
     code, out, _ = run("test", "--policy", "yunling-2024")
     assert code == 0 and "1 passed, 0 failed" in out, out

@@ -319,7 +319,7 @@ def test_check_reports_the_lexicon_after_the_policies_and_fails_on_its_errors(
         return result.exit_code, " ".join(result.output.split())  # the console wraps lines
 
     code, output = check()
-    assert code == 0 and "lexicon.yaml: 48 entries, 0 error(s)" in output, output
+    assert code == 0 and "lexicon.yaml：48 条，错误 0 个" in output, output
     lexicon = tmp_path / "policies" / "lexicon.yaml"
     lexicon.write_text(
         lexicon.read_text("utf-8").replace(
@@ -333,7 +333,7 @@ def test_check_reports_the_lexicon_after_the_policies_and_fails_on_its_errors(
         n for n, text in enumerate(lexicon.read_text("utf-8").splitlines(), 1) if "備案" in text
     )
     assert f"lexicon.yaml:{line}:" in output and "lexicon_self_mapping" in output
-    assert "sources: 5 file(s), 0 error(s); lexicon.yaml: 48 entries, 1 error(s)" in output
+    assert "来源文件 5 个：错误 0 个；lexicon.yaml：48 条，错误 1 个" in output
 
 
 CONTENT_CODES = {

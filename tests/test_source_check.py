@@ -83,7 +83,7 @@ def test_malformed_metadata_is_a_diagnostic_not_a_traceback(
     assert headline.startswith(f"{meta}:{line}:{column}: {code}: "), headline
     assert CJK.search(headline.split(f"{code}: ", 1)[1]), headline  # Chinese, for the drafter
     # The one policy cites this source: it is left unchecked, and the summary says so.
-    assert "规则文件未检查" in result.stderr and "sources: 1 file(s), 1 error(s)" in result.stderr
+    assert "规则文件未检查" in result.stderr and "来源文件 1 个：错误 1 个" in result.stderr
 
 
 def test_undecodable_metadata_and_text_name_their_file(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_a_broken_source_no_policy_cites_leaves_the_policies_checked(tmp_path: P
     assert isinstance(result.exception, SystemExit) and result.exit_code == 1
     assert f"{sources / 'other-1'}.yaml:2:8: source_yaml_error: " in result.stdout
     summary = " ".join(result.stderr.split())
-    assert "1 policy file(s): 0 error(s)" in summary and "sources: 2 file(s), 1 error(s)" in summary
+    assert "规则文件 1 个：错误 0 个" in summary and "来源文件 2 个：错误 1 个" in summary
     (sources / "other-1.yaml").unlink()
     result = zhengce(root, "check")
     assert result.exit_code == 0, result.output
