@@ -1,9 +1,11 @@
 """Fit search's numbers (kb/calibration.py) on the TUNING halves, and print them.
 
-    python bench/fit_search.py [--cache DIR]
+    python bench/fit_search.py [--cache DIR] [--keep-fusion] [--with-check]
 
 Only `split: tune` questions of tests/data/paraphrase_questions.yaml and
-unanswerable_questions.yaml are read; the report halves are never loaded here.
+unanswerable_questions.yaml are fitted on; the report halves are never loaded here.
+tests/data/search_check.yaml (development data, its header says why) is read to print how the
+fitted relevance fares on it, held out; `--with-check` fits relevance on it too.
 
 1. Fusion: every combination of the grid below is scored by MRR on the tuning half (recall@1
    breaks ties, then fewer and lighter channels); the documents'-words set
@@ -14,10 +16,13 @@ unanswerable_questions.yaml are read; the report halves are never loaded here.
    question, unanswerable ones included: it ranks the hits. Then a logistic regression of
    "some document answers this question" on the best hit's logit and the question's `novel`
    share, over the tuning questions (answerable and not), folded into the first (it is
-   linear in the same features). The cut-off `low` refuses as many of the tuning half's
-   unanswerable questions as a cut-off can that keeps at most 5% of its answerable ones from
-   being reported not found, and sits in the middle (in log-odds) of the interval of such
-   cut-offs (`cut_off`); `medium` and `high` are fixed probabilities (0.75, 0.9).
+   linear in the same features). For each set (tune, and the development set) it prints the
+   questions not found and found wrongly, and each signal's separation: the AUC of its value
+   for the answerable questions' hits against the unanswerable ones' (`SIGNALS`), beside the
+   fitted score's. The cut-off `low` refuses as many of the tuning half's unanswerable
+   questions as a cut-off can that keeps at most 5% of its answerable ones from being
+   reported not found, and sits in the middle (in log-odds) of the interval of such cut-offs
+   (`cut_off`); `medium` and `high` are fixed probabilities (0.75, 0.9).
 
 3. Routing (kb.items): the same logistic form over each candidate rule's features, on the
    `calibration` part of tests/data/route_queries.yaml (matches, questions no rule answers,
@@ -36,8 +41,8 @@ import os
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +80,9 @@ from server.service import Service  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+# Development data since it was measured once (its header says so): relevance is fitted on it
+# beside the tuning halves; the fusion grid is not.
+CHECK = DATA / "search_check.yaml"
 DEPTH = 10
 MEDIUM, HIGH = 0.75, 0.9
 # Routing's levels: a rule's score is the first step's alone (no `fit_found`), a likelier scale.
@@ -171,7 +179,15 @@ def logistic(
 
 def vector(f: Features, dense: bool) -> list[float]:
     cosine = (f.cosine or 0.0) if dense else 0.0
-    return [1.0, cosine, f.coverage, f.fused, float(f.lacks), float(f.elsewhere), f.novel]
+    return [
+        1.0,
+        cosine,
+        f.coverage,
+        f.fused,
+        float(f.lacks),
+        float(f.elsewhere),
+        f.novel,
+    ]
 
 
 def fit_model(
@@ -243,37 +259,96 @@ def cut_off(answerable: Sequence[float], refused: Sequence[float]) -> float:
     return round(float(1 / (1 + np.exp(-middle))), 3)
 
 
+@dataclass(frozen=True)
+class Part:
+    """A named set of questions the relevance model is fitted on: answerable ones and ones no
+    document answers."""
+
+    name: str
+    answerable: Sequence[Question]
+    unanswerable: Sequence[str]
+
+
+# Each signal's value for a question, from its hits' features: what a best hit has of it (a
+# larger value should mean "answered"), so that its AUC compares signals on one scale.
+SIGNALS: dict[str, Callable[[Sequence[Features]], float]] = {
+    "cosine": lambda hits: max(f.cosine or 0.0 for f in hits),
+    "coverage": lambda hits: max(f.coverage for f in hits),
+    "fused": lambda hits: max(f.fused for f in hits),
+    "not lacks": lambda hits: float(not all(f.lacks for f in hits)),
+    "not elsewhere": lambda hits: float(not all(f.elsewhere for f in hits)),
+    "1 - novel": lambda hits: 1.0 - hits[0].novel,
+}
+
+
+def auc(answered: Sequence[float], refused: Sequence[float]) -> float:
+    """The probability that an answerable question's value is above an unanswerable one's
+    (ties count half): 0.5 separates nothing, 1.0 separates them all."""
+    if not answered or not refused:
+        return float("nan")
+    a, r = np.asarray(answered)[:, None], np.asarray(refused)[None, :]
+    return float((a > r).mean() + 0.5 * (a == r).mean())
+
+
 def fit_relevance(
     kb: KnowledgeBase,
-    tune: Sequence[Question],
-    unanswerable: Sequence[str],
+    parts: Sequence[Part],
+    development: Part,
+    fit_development: bool,
     fusion: Fusion,
     dense: bool,
 ) -> Relevance:
-    rows, labels = [], []
-    answerable: list[list[Features]] = []
-    for q in tune:
-        _, found = kb.candidates(q.question, DEPTH, mode=fusion)
-        for c in found:
-            rows.append(vector(c.features, dense))
-            labels.append(key(kb, c) in q.gold)
-        answerable.append([c.features for c in found])
-    refused: list[list[Features]] = []
-    for text in unanswerable:
-        _, found = kb.candidates(text, DEPTH, mode=fusion)
-        rows.extend(vector(c.features, dense) for c in found)
-        labels.extend(False for _ in found)
-        refused.append([c.features for c in found])
-    model = fit_found(fit_model(rows, labels, dense), answerable, refused)
-    tops = [max(model.score(f) for f in hits) for hits in answerable]
-    refused_tops = [max(model.score(f) for f in hits) for hits in refused]
+    """The relevance model of `fusion` fitted on `parts` together, and on `development` when
+    `fit_development`; prints each part's figures, and each signal's separation of its
+    answerable from its unanswerable questions."""
+    rows: list[list[float]] = []
+    labels: list[bool] = []
+    hits: dict[str, tuple[list[list[Features]], list[list[Features]]]] = {}
+    fitted = {part.name for part in parts} | ({development.name} if fit_development else set())
+    for part in (*parts, development):
+        start = len(rows)
+        answerable: list[list[Features]] = []
+        for q in part.answerable:
+            _, found = kb.candidates(q.question, DEPTH, mode=fusion)
+            for c in found:
+                rows.append(vector(c.features, dense))
+                labels.append(key(kb, c) in q.gold)
+            answerable.append([c.features for c in found])
+        refused: list[list[Features]] = []
+        for text in part.unanswerable:
+            _, found = kb.candidates(text, DEPTH, mode=fusion)
+            rows.extend(vector(c.features, dense) for c in found)
+            labels.extend(False for _ in found)
+            refused.append([c.features for c in found])
+        hits[part.name] = answerable, refused
+        if part.name not in fitted:
+            del rows[start:], labels[start:]
+    # A question without any hit (BM25 alone, no word in common) is refused whatever the
+    # model: it says nothing about the model.
+    every = [h for name in fitted for h in hits[name][0] if h]
+    every_refused = [h for name in fitted for h in hits[name][1] if h]
+    model = fit_found(fit_model(rows, labels, dense), every, every_refused)
+    tops = [max(model.score(f) for f in h) for h in every]
+    refused_tops = [max(model.score(f) for f in h) for h in every_refused]
     model = replace(model, low=min(cut_off(tops, refused_tops), MEDIUM))
-    not_found = sum(t < model.low for t in tops) / len(tops)
-    wrongly = sum(t >= model.low for t in refused_tops)
-    print(
-        f"   tune: answerable not found {not_found:.1%}, unanswerable found "
-        f"{wrongly / (len(refused) or 1):.1%} ({wrongly} of {len(refused)})"
-    )
+
+    def score(h: Sequence[Features]) -> float:
+        return max(model.score(f) for f in h)
+
+    signals = {**SIGNALS, "score": score}
+    hits = {name: ([h for h in a if h], [h for h in r if h]) for name, (a, r) in hits.items()}
+    print("   " + " " * 45 + " ".join(f"{name:>13}" for name in signals))
+    for name, (answerable, refused) in hits.items():
+        not_found = sum(score(h) < model.low for h in answerable)
+        wrongly = sum(score(h) >= model.low for h in refused)
+        print(
+            f"   {name + ('' if name in fitted else ' (held out)'):17} not found "
+            f"{not_found:2}/{len(answerable):3}, found {wrongly:2}/{len(refused):2}; AUC "
+            + " ".join(
+                f"{auc([s(h) for h in answerable], [s(h) for h in refused]):13.3f}"
+                for s in signals.values()
+            )
+        )
     return model
 
 
@@ -298,7 +373,8 @@ def fit_routes(index: ItemIndex, service: Service, cases: Sequence[RouteCase]) -
     model = fit_model(rows, labels, dense, ranked=False)
     # The lowest cut-off above every wrong best candidate, as the fitted model ranks them.
     fitted = ItemIndex(index.index, Calibration(model, model))
-    wrong, right = [0.0], []
+    wrong: list[float] = [0.0]
+    right: list[float] = []
     for case, answer in answers(fitted):
         if answer.candidates:
             best = answer.candidates[0]
@@ -321,6 +397,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep-fusion", action="store_true", help="skip the grid: keep kb.calibration.PIPELINE"
     )
+    parser.add_argument(
+        "--with-check",
+        action="store_true",
+        help=f"fit relevance on {CHECK.name}'s development questions too",
+    )
     args = parser.parse_args(argv)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="zhengce-fit-"))
     embedder, reason = default_embedder(cache)
@@ -332,17 +413,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     kb = KnowledgeBase.open(ROOT, cache, memo, progress=True, lexicon=lexicon)
     tune = load_questions(DATA / "paraphrase_questions.yaml", "tune")
     words = load_questions(DATA / "kb_questions.yaml")
-    unanswerable = load_unanswerable(DATA / "unanswerable_questions.yaml", "tune")
+    parts = [Part("tune", tune, load_unanswerable(DATA / "unanswerable_questions.yaml", "tune"))]
+    development = Part("check", load_questions(CHECK, "check"), load_unanswerable(CHECK, "check"))
 
     pipeline = PIPELINE if args.keep_fusion else fit_fusion(kb, tune, words)
     print(f"PIPELINE = {pipeline}")
-    print("\n== relevance")
+    print(
+        "\n== relevance, fitted on the tuning halves"
+        + (f" and {CHECK.name} (development data)" if args.with_check else "")
+    )
     fitted = {}
     runs = [(name, FUSIONS[name] if name != "pipeline" else pipeline, True) for name in FUSIONS]
     runs.append(("pipeline/lexical", replace(pipeline, dense=0.0), False))
     for name, fusion, dense in runs:
         print(f"-- {name}")
-        fitted[name] = fit_relevance(kb, tune, unanswerable, fusion, dense and fusion.dense > 0)
+        fitted[name] = fit_relevance(
+            kb, parts, development, args.with_check, fusion, dense and fusion.dense > 0
+        )
     print("RELEVANCE: dict[str, Relevance] = {")
     for name, model in fitted.items():
         print(f"    {name!r}: {model},")
@@ -354,12 +441,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     routes = DATA / "route_queries.yaml"
     cases = load_route_cases(routes, "calibration") + load_near_misses(routes, "calibration")
     models = {}
-    for label, model in (("dense", memo), ("lexical", None)):
+    embedders: tuple[tuple[str, Embedder | None], ...] = (("dense", memo), ("lexical", None))
+    for label, encoder in embedders:
         print(f"-- {label}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DenseUnavailableWarning)  # on purpose, here
             index = ItemIndex.open(
-                cache, f"fit-{label}", items, model, degraded_reason="-", lexicon=lexicon
+                cache, f"fit-{label}", items, encoder, degraded_reason="-", lexicon=lexicon
             )
         models[label] = fit_routes(index, service, cases)
     print(f"ROUTES = Calibration(dense={models['dense']}, lexical={models['lexical']})")

@@ -1,13 +1,17 @@
 """What kind of answer a question asks for, and whether a passage has one of that kind.
 
-A question that asks for an amount of money ("补偿款", "多少万元"), a time limit ("要几天",
-"多长时间"), a share ("比例", "百分之几"), a price per unit ("每吨多少钱", "租金", "价格"), the
-conditions to meet ("要满足哪些条件", "认定标准") or a grade ("执行几级标准") is answered only
-by a passage that states one: a clause on the same topic without any amount does not answer
-"多少钱", however close its words, and one that names 1000万元 does not answer "每亩多少万元".
-Search uses this as one feature of a hit's relevance (kb.calibration.Features.lacks), the
-classic "expected answer type" of question answering, kept to kinds whose forms are
-unambiguous in Chinese. A question may ask for none of them (most do): then nothing is lacking.
+A question that asks for an amount of money ("补偿款", "多少万元", "能拿多少奖金"), a count
+("多少个名额", "多少家"), a measure ("多少平方米"), a time limit ("要几天", "多长时间"), a
+date ("哪一天开始施行"), a share ("比例", "百分之几", "打几折"), a person in an office ("组长是
+哪位领导", "董事长是谁"), the papers to hand in ("要交哪些材料"), a price per unit ("每吨多少
+钱", "租金", "价格"), the conditions to meet ("要满足哪些条件", "认定标准") or a grade ("执行
+几级标准") is answered only by a passage that states one: a clause on the same topic without
+any amount does not answer "多少钱", however close its words, and one that names 1000万元 does
+not answer "每亩多少万元". Search uses this as one feature of a hit's relevance
+(kb.calibration.Features.lacks), the classic "expected answer type" of question answering,
+kept to kinds whose forms are unambiguous in Chinese: "哪几个部门" asks which, not how many,
+and "是谁批" asks for an authority, which any clause may name, so neither is a kind. A
+question may ask for none of them (most do): then nothing is lacking.
 
     lacks(asks("平凉园区的工业用水每吨多少钱？"), clause_text) -> True when the clause names
     no amount, or no amount per unit
@@ -24,24 +28,54 @@ __all__ = ["KINDS", "asks", "lacks"]
 _NUMBER = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百千万]+)"
 # What a price is quoted per: 每吨, 元/平方米, 亩均.
 _UNIT = r"(?:吨|度|亩|平方米|平米|平方|立方米|方|人|家|户|个月|月)"
+# A number of years (3年, 五年), not a year (2020年).
+_YEARS = r"(?<!\d)(?:\d{1,2}|[一二两三四五六七八九十]+)年"
 # kind: (how a question asks for it, how a passage states it), both on normalised text.
 KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
-        re.compile(r"多少钱|多少万元|多少元|多少万|补偿款|价格|价钱|起始价|地价|收费标准|每吨"),
+        re.compile(
+            r"多少钱|多少万元|多少元|多少万|补偿款|价格|价钱|起始价|地价|收费标准|每吨"
+            r"|(?:资金|奖金|奖励|补贴|补助|贴息|保费|注册资本|工资|薪酬)[^，。？,?]{0,6}多少"
+            r"|(?:补|奖|贴|拿|返|减免|优惠|投)(?:到|了|给)?多少(?!比例|个|家|名|人|项|天|年)"
+        ),
         re.compile(_NUMBER + r"(?:元|万元|亿元|万|亿)"),
     ),
+    "count": (
+        re.compile(r"多少(?:个|家|名|人|项|所|条)|有几(?:个|家|名|项|所)(?!工作日|月)|名额"),
+        re.compile(_NUMBER + r"(?:个|家|名|人|项|所|条|批|座|处)"),
+    ),
     "duration": (
-        re.compile(r"多长时间|多久|几天|多少天|几个工作日|几个月|时限|减免几年|几年内"),
-        re.compile(_NUMBER + r"个?(?:工作日|天|日|个月|小时|周)|时限|期限"),
+        re.compile(r"多长时间|多久|几天|多少天|几个工作日|几个月|时限|多少年|(?<![近这前])几年"),
+        re.compile(_NUMBER + r"个?(?:工作日|天|日|个月|小时|周)|" + _YEARS + r"|时限|期限"),
+    ),
+    "measure": (
+        re.compile(r"多少(?:平方米|平米|平方|亩|公顷|平方公里|吨|千瓦|分)"),
+        re.compile(_NUMBER + r"(?:平方米|平米|平方|亩|公顷|平方公里|吨|千瓦|分)"),
+    ),
+    "date": (
+        re.compile(r"哪一?天|哪一?年|什么时候|何时|几月几[日号]|哪个月|(?:生效|施行|实施)日期"),
+        re.compile(
+            r"\d{4}年|\d{1,2}月|[〇零一二三四五六七八九]{4}年|年底|年末|年内|之日|日起|起施行|起实施"
+        ),
     ),
     "share": (
-        re.compile(r"百分之几|比例|占比|多少%|几成"),
-        re.compile(r"%|百分之|比例|" + _NUMBER + r"成"),
+        re.compile(r"百分之几|比例|占比|多少%|几成|几折|打折|折扣|几比几"),
+        re.compile(r"%|百分之|比例|" + _NUMBER + r"成|\d+[:：]\d+"),
+    ),
+    "person": (
+        re.compile(
+            r"(?:组长|主任|董事长|局长|书记|负责人|总经理|主席)(?:是|由)?(?:谁|哪位)|叫什么名字|姓名"
+        ),
+        re.compile(r"同志|(?:任|担任|兼任)[^,;。]{0,8}?(?:组长|主任|董事长|总经理|召集人|负责人)"),
+    ),
+    "materials": (
+        re.compile(r"(?:哪些|什么|啥)(?:材料|资料|证件|手续)"),
+        re.compile(r"材料|资料|证明|证件|复印件|申请表|手续"),
     ),
     # A price is an amount per unit: a clause with a total (1000万元) does not state one.
     "price": (
         re.compile(
-            r"每个?" + _UNIT + r".{0,8}多少|多少钱一|单价|价格|价钱|租金|电价|水价|气价|地价"
+            r"(?:每|一)个?" + _UNIT + r".{0,8}多少|多少钱一|单价|价格|价钱|租金|电价|水价|气价|地价"
             r"|起始价|收费标准"
         ),
         re.compile(r"每个?" + _UNIT + "|" + _UNIT + r"均|/" + _UNIT + r"|元每"),
@@ -54,7 +88,7 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(r"条件|标准|门槛|资格"),
     ),
     "grade": (
-        re.compile(r"几级|什么等级|哪个等级|什么级别|哪个级别"),
+        re.compile(r"(?<!哪)几级|什么等级|哪个等级|什么级别|哪个级别"),
         re.compile(_NUMBER + r"级|等级|级别"),
     ),
 }

@@ -8,9 +8,9 @@ Place names come from jieba's own dictionary, the words tagged `ns` (place) that
 administrative suffix (杭州市, 余杭区, 新疆维吾尔自治区), and the part before the suffix when
 jieba also tags that part a place (杭州, 新疆). A bare ns word without a suffix is not taken:
 jieba tags words such as 镇里 or 上岗 ns. A question asks about elsewhere when it names at
-least one such place and every place it names is unknown to the documents: neither a segment
-of a document's region (with or without its suffix) nor anywhere in their text (井冈山 is named
-by 江西's document, so a question about it is not elsewhere).
+least one such place and every place it names is unknown to the documents: neither it nor its
+stem (平凉县 → 平凉) is a segment of a document's region (with or without its suffix) or anywhere
+in their text (井冈山 is named by 江西's document, so a question about it is not elsewhere).
 """
 
 from __future__ import annotations
@@ -72,7 +72,14 @@ class Places:
                 i += 1
         return found
 
+    def knows(self, place: str) -> bool:
+        """Whether the documents cover `place`, or its stem without the administrative suffix:
+        a person writes 平凉县 or 南昌县 for the county of a city a document covers."""
+        match = _SUFFIX.match(place)
+        names = (place, match.group(1)) if match else (place,)
+        return any(n in self._known or n in self._text for n in names)
+
     def elsewhere(self, question: str) -> bool:
         """True when `question` names places and none of them is known to the documents."""
         named = self.named(question)
-        return bool(named) and not any(p in self._known or p in self._text for p in named)
+        return bool(named) and not any(self.knows(p) for p in named)

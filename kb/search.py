@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 
+# Knows no place: it only reads the place names in a question.
+_NAMING = Places((), "")
+
 # How many fused results the calibrated score reorders. Measured against the fused order: no
 # change at recall@1 on the paraphrase tuning half, two gold clauses moved to first place on
 # the documents'-words set.
@@ -165,10 +168,16 @@ class KnowledgeBase:
         return self.index.dense_available
 
     @cached_property
-    def places(self) -> Places:
-        """The places the documents cover (kb.places), for questions about elsewhere."""
-        text = "\n".join(self.index.entries[row].passage for row in self.index.passages.tolist())
-        return Places(self._regions.values(), text)
+    def places(self) -> dict[str, Places]:
+        """The places each document covers (kb.places: its region, and those its text names),
+        for questions about elsewhere."""
+        return {
+            document: Places(
+                [self._regions[document]],
+                "\n".join(self.index.entries[row].passage for row in rows),
+            )
+            for document, rows in self._rows.items()
+        }
 
     @property
     def degraded_reason(self) -> str | None:
@@ -203,13 +212,23 @@ class KnowledgeBase:
         scored = self.index.search(prepared, k, rows, mode)
         best = fusion.best(any(s.dense is not None for s in scored))
         kinds = asks(query)
-        elsewhere = self.places.elsewhere(query)
+        # A hit is about elsewhere when the question names places and its document covers
+        # none of them: another document's city, or one no document covers. The question is
+        # read for place names once.
+        names = _NAMING.named(query)
+        elsewhere = {
+            document: bool(names) and not any(self.places[document].knows(n) for n in names)
+            for document in {self.index.entries[s.row].document for s in scored}
+        }
         novel = novel_share(prepared, self.index.bm25)
         coverages = self.index.coverage(prepared, [[s.row] for s in scored])
         out = []
         for s, coverage in zip(scored, coverages, strict=True):
-            lacking = bool(kinds) and lacks(kinds, self.index.entries[s.row].text)
-            features = Features(s.dense, coverage, s.score / best, lacking, elsewhere, novel)
+            entry = self.index.entries[s.row]
+            lacking = bool(kinds) and lacks(kinds, entry.text)
+            features = Features(
+                s.dense, coverage, s.score / best, lacking, elsewhere[entry.document], novel
+            )
             out.append(Candidate(s, features))
         return prepared, out
 

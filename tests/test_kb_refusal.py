@@ -1,0 +1,94 @@
+"""What makes search say "nothing found" to a question that names a clause's subject but asks
+for a detail the clause leaves out (issue 16): more kinds of asked-for answer (kb.answers),
+questions about another document's place (kb.search), and what does not make a question
+novel (kb.novel). Without the model: the clause index runs on kb.embed.HashEmbedder."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.answers import asks, lacks
+from kb.embed import HashEmbedder
+from kb.index import Query
+from kb.lexical import Bm25
+from kb.lexicon import Expansion
+from kb.novel import novel_share
+from kb.search import KnowledgeBase
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("领导小组的组长是哪位领导？", ("person",)),
+        ("新城公司的董事长是谁？", ("person",)),
+        ("运营公司的注册资本至少要多少？", ("money",)),
+        ("招商人员引进一个大项目，能拿多少奖金？", ("money",)),
+        ("每个设区市有多少个名额？", ("count",)),
+        ("租赁面积超过多少平方米要会审？", ("measure",)),
+        ("这个条例从哪一天开始施行？", ("date",)),
+        ("科研设施优惠使用能打几折？", ("share",)),
+        ("备案要交哪些材料？", ("materials",)),
+        ("新投产的项目能减免几年？", ("duration",)),
+        # Which ones, not how many; an authority any clause may name, not a person.
+        ("要经过哪几个部门会审？", ()),
+        ("园区的各种规划最后是谁批？", ()),
+        ("一个县可以同时建好几个工业园吗？", ()),
+        ("要经过哪几级审核？", ()),
+    ],
+)
+def test_more_kinds_of_answer(question: str, kinds: tuple[str, ...]) -> None:
+    assert asks(question) == kinds
+
+
+def test_a_clause_states_the_new_kinds_or_lacks_them() -> None:
+    assert not lacks(("person",), "区分管领导担任委员会主任。")
+    assert lacks(("person",), "重大事项向领导小组组长报告。")
+    assert not lacks(("count",), "每年新增省级平台20家以上。")
+    assert lacks(("count",), "开展高层次人才专项事业编试点。")
+    assert not lacks(("measure",), "租赁面积在5000平方米以上的项目由区经委会审。")
+    assert lacks(("measure",), "按租赁面积不同分别由区经委或各镇会审。")
+    assert not lacks(("date",), "自2019年1月1日起施行。")
+    assert lacks(("date",), "加快出台开发区条例。")
+    # A number of years is a duration; a year is not.
+    assert not lacks(("duration",), "前3年免征，后两年减半。")
+    assert lacks(("duration",), "到2020年基本完成整合。")
+    assert not lacks(("materials",), "提交申请表和营业执照复印件。")
+
+
+def _query(text: str, words: tuple[str, ...]) -> Query:
+    return Query(text, Expansion(text, (), ()), words, (), len(words))
+
+
+def test_examples_and_question_words_are_not_novel() -> None:
+    bm25 = Bm25.build([["江西", "优势产业", "航空"], ["园区", "审批"], ["备案"]])
+    # 飞机 and 中药 are nouns no passage has, but the asker gives them as examples.
+    question = "江西要发展哪几个优势产业，比如飞机、中药这些？"
+    assert novel_share(_query(question, ("江西", "哪几个", "优势产业", "飞机", "中药")), bm25) == 0
+    # Without 比如 they are what is asked about.
+    question = "江西的飞机和中药产业怎么发展？"
+    assert novel_share(_query(question, ("江西", "飞机", "中药", "产业")), bm25) > 0
+
+
+@pytest.fixture(scope="module")
+def hashed_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    cache = tmp_path_factory.mktemp("refusal-kb")
+    return KnowledgeBase.open(ROOT, cache, HashEmbedder(), progress=False)
+
+
+def _elsewhere(kb: KnowledgeBase, question: str) -> dict[str, set[bool]]:
+    _, found = kb.candidates(question, 20)
+    out: dict[str, set[bool]] = {}
+    for c in found:
+        out.setdefault(kb.index.entries[c.scored.row].document, set()).add(c.features.elsewhere)
+    return out
+
+
+def test_a_hit_from_another_documents_place_is_about_elsewhere(hashed_kb: KnowledgeBase) -> None:
+    by_document = _elsewhere(hashed_kb, "嘉定租厂房的产业项目由谁会审？")
+    assert by_document["jiading-2017"] == {False}
+    others = [flags for document, flags in by_document.items() if document != "jiading-2017"]
+    assert others and all(flags == {True} for flags in others)
+    # No place named: no hit is about elsewhere; a place no document covers: every hit is.
+    assert all(f == {False} for f in _elsewhere(hashed_kb, "产业项目由谁会审？").values())
+    assert all(f == {True} for f in _elsewhere(hashed_kb, "杭州的产业项目由谁会审？").values())
