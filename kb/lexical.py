@@ -242,6 +242,15 @@ class Bm25:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(ids), dtype=np.float32)
 
+    def documents(self, token: str) -> npt.NDArray[np.int32]:
+        """The documents that contain `token`: its postings, none when no document has it."""
+        vocab = self._model.vocab_dict
+        if token not in vocab:
+            return np.zeros(0, dtype=np.int32)
+        indptr, t = self._model.scores["indptr"], vocab[token]
+        documents: npt.NDArray[np.int32] = self._model.scores["indices"][indptr[t] : indptr[t + 1]]
+        return documents
+
     def idf(self, token: str) -> float:
         """Lucene idf of a token; a token no document has gets the highest idf (df = 0)."""
         n = self.size

@@ -91,6 +91,31 @@ def test_simplified_query_finds_traditional_clause_shown_in_its_own_script(
     assert {"牽頭單位", "省商務廳"} <= lit
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["投资额度在1000万元以上的非供地类项目报市园区办备案", "園區規劃由誰審批", "无关的话 xyz"],
+)
+def test_coverage_counts_the_words_each_group_holds(kb: KnowledgeBase, question: str) -> None:
+    """Coverage read from the postings is the share of the question's idf found where a word
+    scores above 0 (the definition), for single rows, groups of rows and an empty group."""
+    index = kb.index
+    query = index.query(question)
+    rows = index.passages.tolist()
+    groups = [[r] for r in rows[:40]] + [rows[:5], rows[40:90], []]
+    weights = {w: index.bm25.idf(w) for w in query.words}
+    asked = sum(weights[w] for w in set(query.words[: query.own])) or sum(weights.values())
+    ordinal = {r: n for n, r in enumerate(rows)}
+    want = []
+    for group in groups:
+        found = 0.0
+        for word, weight in weights.items():
+            scores = index.bm25.scores([word])
+            found += weight * any(scores[ordinal[r]] > 0 for r in group)
+        want.append(min(1.0, found / asked))
+    assert index.coverage(query, groups) == pytest.approx(want)
+    assert any(0 < c < 1 for c in want) or question.startswith("无关")
+
+
 def test_search_is_deterministic(kb: KnowledgeBase) -> None:
     first = kb.search("园区规划审批", k=10)
     assert kb.search("园区规划审批", k=10) == first
@@ -320,6 +345,22 @@ def test_item_region_and_id_filters(items: ItemIndex) -> None:
     assert items.match("开发区条例", region="甘肃省/平凉市").match is None
     answer = items.match("开发区条例", region="江西省", ids=["j/招引"])
     assert {c.id for c in answer.candidates} <= {"j/招引"}
+
+
+def test_an_item_is_as_close_as_its_closest_text(items: ItemIndex) -> None:
+    question = "领导包抓重大事项"
+    answer = items.match(question, region="甘肃省/平凉市")
+    vector = items.index.embed_query(items.index.query(question))
+    vectors = items.index.passage_vectors
+    assert vector is not None and vectors is not None
+    entries = items.index.entries
+    for candidate in answer.candidates:
+        rows = [r for r, e in enumerate(entries) if e.document == candidate.id]
+        cosines = {entries[r].text: float(vectors[r] @ vector) for r in rows}
+        assert candidate.semantic == pytest.approx(max(cosines.values()), abs=1e-6)
+        assert cosines[candidate.text] == max(cosines.values())
+    assert len({e.text for e in entries if e.document == "p/包抓"}) == 2  # one item, two texts
+    assert "p/包抓" in {c.id for c in answer.candidates}
 
 
 def test_item_threshold_can_be_overridden(items: ItemIndex) -> None:

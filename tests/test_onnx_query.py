@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from kb.embed import Embedder, LazyE5, Prepared
 from kb.evaluate import load_questions
 from kb.model import model_dir, model_fingerprint
 from kb.model.cache import publish, read_manifest
+from kb.model.onnx_export import SESSION_UNFUSED
 from kb.onnx_query import (
     EXPORT_FORMAT,
     INT8_COSINE,
@@ -58,9 +60,11 @@ def test_queries_go_through_the_int8_export(lazy: LazyE5, prepared: Prepared) ->
     assert (manifest["precision"], manifest["problem"]) == ("int8", None)
     assert manifest["model_fingerprint"] == model_fingerprint()
     assert manifest["cosine"]["int8"] >= INT8_COSINE
-    # The fused graph (the speed): one Attention per layer of the model.
+    # The fused graph (the speed): one Attention per layer of the model, and not the fusions
+    # that are slower here (kb.model.onnx_export).
     config = json.loads((prepared.folder / "config.json").read_text())
     assert manifest["fused"]["Attention"] == config["num_hidden_layers"]
+    assert not {"SkipLayerNormalization", "BiasGelu"} & set(manifest["fused"])
     assert sorted(manifest["files"]) == [
         "model.onnx",
         "model.onnx.data",
@@ -125,6 +129,29 @@ print(json.dumps({{
     assert seen["queries"] == "onnx int8"
     assert seen["hits"] == 3 and seen["rule"] == "jiangxi-2019/化工园区清理整顿"
     assert seen["related"] > 0
+
+
+def test_the_session_does_not_fuse_back_what_the_export_left_unfused(
+    lazy: LazyE5, prepared: Prepared, tmp_path: Path
+) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    def operators(disabled: Sequence[str]) -> set[str]:
+        """The operators of the export's graph as a session loaded with `disabled` runs it."""
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"loaded-{len(disabled)}.onnx")
+        graph = export_dir(lazy.home, lazy.fingerprint) / "model.onnx"
+        ort.InferenceSession(str(graph), options, disabled_optimizers=list(disabled))
+        loaded = onnx.load(options.optimized_model_filepath, load_external_data=False)
+        return {node.op_type for node in loaded.graph.node}
+
+    # onnxruntime would fuse Add + LayerNormalization back into the slower kernel when it loads
+    # the graph; the session kb.onnx_query opens turns that off.
+    assert "SkipLayerNormalization" in operators(())
+    unfused = operators(SESSION_UNFUSED)
+    assert not {"SkipLayerNormalization", "BiasGelu"} & unfused
+    assert {"LayerNormalization", "Gelu", "QAttention"} <= unfused
 
 
 @pytest.fixture
