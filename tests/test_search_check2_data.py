@@ -1,0 +1,72 @@
+"""The second untouched check set for clause search (tests/data/search_check2.yaml) is well formed.
+
+Nothing here runs search or looks at a score: the set is a check only while nobody has seen how
+search does on it. These tests guard its shape: one split of its own, gold clause ids that
+exist in the corpus as `zhengce kb show` prints them, the counts the issue asks for, and no
+question that any other question file already asks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import yaml
+
+from kb.evaluate import load_questions, load_unanswerable, splits
+from server.service import Service
+from tests.test_kb_eval import DATA, QUESTIONS, _asked
+
+CHECK2 = DATA / "search_check2.yaml"
+VOICES = {"reviewer", "investor", "citizen"}
+KINDS = {"colloquial", "typo", "script", "english", "mixed"}
+
+
+def _entries() -> dict[str, list[dict[str, Any]]]:
+    data: dict[str, list[dict[str, Any]]] = yaml.safe_load(CHECK2.read_text(encoding="utf-8"))
+    return data
+
+
+def test_entries_are_in_their_own_split_and_described() -> None:
+    data = _entries()
+    assert splits(CHECK2) == ["check2"]
+    for q in data["answerable"]:
+        assert {"question", "document", "clause", "voice", "kind", "split"} <= set(q), q
+        assert q["voice"] in VOICES and q["kind"] in KINDS, q
+    for q in data["unanswerable"]:
+        assert "document" not in q and "clause" not in q, q
+        assert q["voice"] in VOICES and q["kind"] in KINDS, q
+        # `why` is what makes an unanswerable question checkable by a reader.
+        assert isinstance(q.get("why"), str) and q["why"].strip(), q
+
+
+def test_gold_clauses_are_ids_of_the_corpus(service: Service) -> None:
+    # Exact ids, not Document.clause's lenient lookup (which also takes a bare item number):
+    # the evaluation compares hit ids with these strings.
+    for q in load_questions(CHECK2):
+        known = service.corpus.clause_ids(q.document)
+        for clause in (q.clause, *q.also):
+            assert clause in known, (q.question, q.document, clause)
+        assert q.clause not in q.also, q
+
+
+def test_counts_cover_every_document() -> None:
+    answerable = load_questions(CHECK2, "check2")
+    per_document = Counter(q.document for q in answerable)
+    assert set(per_document) == {q.document for q in QUESTIONS}
+    assert len(answerable) >= 60 and min(per_document.values()) >= 12, per_document
+    assert {q.kind for q in answerable} == KINDS
+    assert len(load_unanswerable(CHECK2, "check2")) >= 40
+
+
+def test_no_question_is_asked_twice_or_elsewhere() -> None:
+    """Two questions are the same when only script, width, spacing, case or punctuation
+    differ (test_kb_eval's rule); none may repeat within the set or one of another file."""
+    asked = [_asked(q.question) for q in load_questions(CHECK2)]
+    asked += [_asked(u) for u in load_unanswerable(CHECK2)]
+    assert len(set(asked)) == len(asked), [a for a, n in Counter(asked).items() if n > 1]
+    others = [path for path in sorted(DATA.glob("*.yaml")) if path != CHECK2]
+    seen = {_asked(q.question) for path in others for q in load_questions(path)}
+    seen |= {_asked(u) for path in others for u in load_unanswerable(path)}
+    assert len(seen) > len(QUESTIONS)
+    assert not seen & set(asked), seen & set(asked)
