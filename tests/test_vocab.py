@@ -188,6 +188,17 @@ def test_text_of_the_kept_set_gets_the_whole_vocabularys_tokens(
 
 
 @pytest.mark.slow
+def test_remembered_words_keep_the_whole_vocabularys_tokens(
+    pruned: UnigramTokenizer, original_ids: np.ndarray[Any, Any], full: Any
+) -> None:
+    # Several times more short words than the tokenizer remembers, read twice in opposite
+    # orders: once segmented, then remembered or segmented again after it forgot them.
+    texts = [f"第{n}条 第{n}款 Park{n}号 园区{n * 7}万元" for n in range(1500)]
+    for text in [*texts, *reversed(texts)]:
+        assert ids_of(pruned, original_ids, text) == full.encode(QUERY_PROMPT + text).ids, text
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("foreign", ["😀", "Москва", "서울시", "ภาษี", "\u0301"])
 def test_a_run_of_characters_no_kept_piece_holds_reads_as_one_unk(
     pruned: UnigramTokenizer,
