@@ -40,7 +40,9 @@ def examples(n: int) -> int:
     the default profile's (100), so a property test asks for n under "default" and "ci" and
     for n/10 under "fast", as a test without its own count gets 100 or 10."""
     baseline = settings.get_profile("default").max_examples
-    return max(1, n * settings.default.max_examples // baseline)
+    active = settings.default
+    assert active is not None  # hypothesis loads a profile when it is imported
+    return max(1, n * active.max_examples // baseline)
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
