@@ -1,7 +1,8 @@
 """Benchmark the three evaluators on the seed policies (the five documents): load cost,
 decision latency and throughput, memory over many evaluations, a batch over two processes
 (`--batch`), and the peers of bench/peers.py on the 平凉 rules in the same run. Run from
-anywhere: `python bench/eval.py`; `--batch 200000` for the batch only.
+anywhere: `python bench/eval.py`; `--batch 200000` for the batch only, `--explained 3` for
+the explained decisions by cell only.
 
 Every number is measured with time.perf_counter_ns on this machine; nothing is asserted.
 Run it with the project's venv (the package is installed editable), as `make bench` does.
@@ -191,6 +192,24 @@ def explained_by_cell(
     return out
 
 
+def explained_runs(n: int, seed: int, runs: int) -> None:
+    """`explained_by_cell` alone, `runs` times, with what a compiled evaluator costs to build
+    (CPU time): the figures a change to the counterfactual search moves, in a few seconds."""
+    loaded = load_folder(ROOT / "policies", Corpus(ROOT)).policies
+    if loaded is None:
+        sys.exit("the seed policies do not load")
+    start = time.process_time_ns()
+    for _ in range(20):
+        CompiledEvaluator(loaded)
+    build = (time.process_time_ns() - start) / 20
+    facts = projects(loaded, n, seed)
+    print(f"CompiledEvaluator() {ms(int(build))} CPU; {n} projects, seed {seed}")
+    print(f"{'':24}{'n':>6}{'p50':>12}{'p99':>12}{'mean':>12}")
+    for run in range(runs):
+        for kind, (count, p50, p99, mean) in explained_by_cell(loaded, facts).items():
+            print(f"{f'run {run + 1}, {kind}':24}{count:6}{us(p50):>12}{us(p99):>12}{us(mean):>12}")
+
+
 def load_peers() -> Any:
     """bench/peers.py as a module (this folder is not on sys.path: see above)."""
     spec = importlib.util.spec_from_file_location("bench_peers", _HERE / "peers.py")
@@ -251,7 +270,17 @@ def main() -> None:
         "--batch", type=int, default=0, metavar="N", help="only the batch, of N projects"
     )
     parser.add_argument("--no-peers", action="store_true", help="leave out bench/peers.py")
+    parser.add_argument(
+        "--explained",
+        type=int,
+        default=0,
+        metavar="RUNS",
+        help="only the explained decisions by cell, RUNS times, each from a fresh evaluator",
+    )
     args = parser.parse_args()
+    if args.explained:
+        explained_runs(args.n, args.seed, args.explained)
+        return
     if args.batch:
         corpus = Corpus(ROOT)
         loaded = load_folder(ROOT / "policies", corpus).policies

@@ -15,16 +15,25 @@ a new cell's search is mostly lookups:
   slot of its own (False 0, True 1, an unknown condition 2 + its tests' values in base 3);
 - a candidate change is the bits its value puts in its field's places (kept by value), and
   its S is the project's with the slots of the rules testing that field redone, each rule's
-  code kept by the bits of T it reads;
+  code kept by the bits of T it reads; the slots whose state the new value settles
+  whatever the other tests give (so with them all unknown, Kleene's logic being monotone:
+  a test that fails a 且) are known with the change;
 - a pair of changes to fields no rule tests together has S + ΔS(a) + ΔS(b), and "the pair
-  gives what one of its changes gives alone" is a test of one ΔS against zero; of the
-  changes to a field that put the same bits in T, only the first can be reported in a pair,
-  so only it is paired (where the budget cannot run out, which Search's order then keeps);
-- predictions are kept by S, as Search keeps them by the rules' states; verifications by S
-  and what says whether the fields open parameters read are present, from which the
-  compiled skeleton's key (R and what the unknown rules read) follows; a verification
-  that disagrees with its prediction (never seen) leaves the search to Search, whose rules
-  for that case this module does not copy.
+  gives what one of its changes gives alone" is a test of one ΔS against zero, as it is
+  where one change settles every rule testing both fields and the other changes no rule
+  testing its own field only; of the changes to a field that put the same bits in T, only
+  the first can be reported in a pair, so only it is paired (where the budget cannot run
+  out, which Search's order then keeps);
+- predictions are kept by S, as Search keeps them by the rules' states, and made once for
+  the states that differ only in the tests of unknown rules without an outcome (which no
+  prediction reads); verifications by S and what says whether the fields open parameters
+  read are present, from which the compiled skeleton's key (R and what the unknown rules
+  read) follows. A verification is a `Verdict`, all a counterfactual reads of the changed
+  project's decision (dsl/compiled.py makes it from the firing, without assembling the
+  rest); one that disagrees with its prediction (never seen) leaves the search to Search,
+  whose rules for that case this module does not copy;
+- a counterfactual's text is kept by the changes, the verdict and what the decision itself
+  rests on, all hashed by identity, and what follows from a verdict by the verdict.
 
 Every kept value is a pure function of its key, so the dicts are shared by threads without
 a lock (a value computed twice is the same value) and emptied at LIMIT entries. Results are
@@ -48,10 +57,14 @@ from dsl.codegen import PolicyCode
 from dsl.combine import combine, unique
 from dsl.counterfactual import (
     Candidate,
+    Consequence,
     Counterfactual,
+    FactChange,
     Result,
+    Verdict,
     cites_of,
-    counterfactual,
+    consequence,
+    counterfactual_of,
     field_candidates,
     report,
     result_of,
@@ -73,8 +86,9 @@ _TRI = (False, None, True)  # and back; T holds the same codes (dsl.codegen)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-Verify = Callable[[Mapping[str, FactValue]], "Decision"]
+Verify = Callable[[Mapping[str, FactValue]], Verdict]
 Searched = tuple[tuple[Counterfactual, ...], bool] | None
+Shared = tuple[tuple["_Slot", ...], int, int, int]
 
 
 def tag(value: object) -> object:
@@ -109,7 +123,7 @@ def _tri(cond: Cond, values: list[bool | None]) -> bool | None:
 class _Slot:
     """A rule's slot in S, and the places of T its atomic tests take in reading order."""
 
-    __slots__ = ("codes", "cond", "mask", "offset", "places", "width")
+    __slots__ = ("codes", "cond", "mask", "offset", "ones", "places", "width")
 
     def __init__(self, cond: Cond, places: list[int], offset: int) -> None:
         self.cond = cond
@@ -117,11 +131,12 @@ class _Slot:
         self.mask = sum(3 << 2 * p for p in set(places))
         self.offset = offset
         self.width: int = (2 + 3 ** len(places)).bit_length()
+        self.ones: int = (1 << self.width) - 1
         self.codes: dict[int, int] = {}  # T & mask -> the state's code, in its slot
 
     @property
     def bits(self) -> int:
-        return ((1 << self.width) - 1) << self.offset
+        return self.ones << self.offset
 
     def code(self, t: int) -> int:
         read = t & self.mask
@@ -136,31 +151,22 @@ class _Slot:
             code = remember(self.codes, read, number << self.offset)
         return code
 
-    def state(self, s: int) -> object:
-        """The state its slot of `s` holds, as dsl.counterfactual has it."""
-        code = s >> self.offset & ((1 << self.width) - 1)
-        if code < 2:
-            return bool(code)
-        code -= 2
-        values = []
-        for _ in self.places:
-            code, digit = divmod(code, 3)
-            values.append(_TRI[digit])
-        return tuple(values)
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: kept in Changes, keys of texts
 class Choice:
     """A candidate change with what the search needs of it: the field's places in T (as
-    the mask that clears them) and the bits the new value puts there, and the rules testing
-    the field with their slots in S."""
+    the mask that clears them) and the bits the new value puts there, and the slots in S of
+    the rules testing the field."""
 
     candidate: Candidate
+    change: FactChange  # as a counterfactual says it
     field: int  # the field's number in the space
     clear: int
     bits: int
-    slots: tuple[_Slot, ...]
-    mask: int  # their slots' bits
+    mask: int  # the slots' bits
+    pins: int  # the bits of the slots whose state the new value settles, whatever the rest
+    settled: int  # those states' codes
+    unsettled: tuple[_Slot, ...]  # the other slots
 
 
 class Changes:
@@ -201,6 +207,7 @@ class CellSpace:
                 self.presence |= 1 << 2 * n
                 n += 1
         self.shifts = tuple(range(0, 2 * n, 2))
+        self._unknown = sum(1 << 2 * p for p in range(n))  # T with every place unknown
         # The bits of T a verification is kept by beside S: what says which fields the tests
         # of open parameters read are present (the presence places, and the tests of bounds
         # the text gives on the other such fields: dsl.codegen's `reads`).
@@ -227,8 +234,9 @@ class CellSpace:
         self.fields = sorted(slots_of)
         number = {name: i for i, name in enumerate(self.fields)}
         self._number = number
-        # For each two fields, the rules testing both and their slots' bits (None: none).
-        self.both: list[list[tuple[tuple[_Slot, ...], int] | None]] = [
+        # For each two fields, the rules testing both and their slots' bits, and the bits of
+        # the slots of the rules testing only the one, and only the other (None: none).
+        self.both: list[list[Shared | None]] = [
             [self._both(a, b) for b in self.fields] for a in self.fields
         ]
         self._bits: dict[tuple[str, object, FactValue], int] = {}
@@ -241,16 +249,28 @@ class CellSpace:
         self._numbering = threading.Lock()
         self.results: dict[Result, int] = {}  # never emptied: few, and numbers must stay
         self.predicted: dict[int, int] = {}  # S -> the number of the result predicted
-        # S and T & kept_by -> the decision, and the number of its result
-        self.verified: dict[tuple[int, int], tuple[Decision, int]] = {}
-        self._told: dict[tuple[object, ...], tuple[Decision, Counterfactual]] = {}
+        self._rule_slots = list(zip(self.rules, self.slots, strict=True))
+        # The same by S less the tests' values of the unknown rules that give no outcome:
+        # no prediction reads them (dsl.combine settles an outcome from the tests of the
+        # undetermined rules with an outcome only), so states that differ there share one.
+        self._by_outcomes: dict[int, int] = {}
+        self._silent = [(s.offset, s.ones) for r, s in self._rule_slots if r.ast.outcome is None]
+        # S and T & kept_by -> the verdict, and the number of its result
+        self.verified: dict[tuple[int, int], tuple[Verdict, int]] = {}
+        self._told: dict[tuple[object, ...], Counterfactual] = {}
+        self._follows: dict[tuple[object, ...], Consequence] = {}
 
-    def _both(self, one: str, other: str) -> tuple[tuple[_Slot, ...], int] | None:
+    def _both(self, one: str, other: str) -> Shared | None:
         if one == other:
             return None
         theirs = set(map(id, self._slots_of[other]))
         slots = tuple(s for s in self._slots_of[one] if id(s) in theirs)
-        return (slots, sum(s.bits for s in slots)) if slots else None
+        if not slots:
+            return None
+        mask = sum(s.bits for s in slots)
+        only_one = sum(s.bits for s in self._slots_of[one]) & ~mask
+        only_other = sum(s.bits for s in self._slots_of[other]) & ~mask
+        return slots, mask, only_one, only_other
 
     def changes(self, facts: Mapping[str, FactValue]) -> list[Changes]:
         """The candidate changes of each field tested, in the schema's order (those of a
@@ -298,14 +318,29 @@ class CellSpace:
         for c in candidates:
             slots = tuple(self._slots_of[c.field])
             clear = ~sum(3 << 2 * p for p in self._places[c.field])
+            bits = self._value_bits(c)
+            # Every other test unknown: a condition true or false even so is so whatever
+            # the other tests give (Kleene's logic is monotone in what is known).
+            alone = self._unknown & clear | bits
+            pins = settled = 0
+            unsettled = []
+            for slot in slots:
+                code = slot.code(alone)
+                if code >> slot.offset < 2:
+                    pins, settled = pins | slot.bits, settled | code
+                else:
+                    unsettled.append(slot)
             out.append(
                 Choice(
                     c,
+                    FactChange(c.field, c.value, c.text),
                     self._number[c.field],
                     clear,
-                    self._value_bits(c),
-                    slots,
+                    bits,
                     sum(s.bits for s in slots),
+                    pins,
+                    settled,
+                    tuple(unsettled),
                 )
             )
         return tuple(out)
@@ -322,16 +357,21 @@ class CellSpace:
         return bits
 
     def told(
-        self, changes: tuple[Candidate, ...], d: Decision, with_path: bool, before: tuple[str, ...]
+        self, changes: tuple[Choice, ...], v: Verdict, with_path: bool, before: tuple[str, ...]
     ) -> Counterfactual:
-        """dsl.counterfactual.counterfactual, kept by the changes and the decision they gave
-        (by identity: the entry holds the decision, so no other can take its id)."""
-        key = (id(d), with_path, before, tuple((c.field, c.value, c.text) for c in changes))
-        kept = self._told.get(key)
-        if kept is None or kept[0] is not d:
-            made = counterfactual(changes, d, with_path, before, self.cites, self.schema)
-            kept = remember(self._told, key, (d, made))
-        return kept[1]
+        """dsl.counterfactual.counterfactual, kept by the changes and the verdict they gave
+        (both hashed by identity, and held by the key, so no other can take their place);
+        what follows from them, by the verdict alone, for other changes that give it."""
+        key = (v, with_path, before, changes)
+        made = self._told.get(key)
+        if made is None:
+            follows = self._follows.get(key[:3])
+            if follows is None:
+                follows = consequence(v, with_path, before, self.cites, self.schema)
+                follows = remember(self._follows, key[:3], follows)
+            made = counterfactual_of(tuple(ch.change for ch in changes), follows)
+            made = remember(self._told, key, made)
+        return made
 
     def number(self, result: Result) -> int:
         n = self.results.get(result)
@@ -357,14 +397,22 @@ class CellSpace:
         (not the project's own)."""
         n = self.predicted.get(s)
         if n is None:
-            changed = dict(facts)
-            changed.update((c.field, c.value) for c in changes)
-            states = [(r, slot.state(s)) for r, slot in zip(self.rules, self.slots, strict=True)]
-            fired = [r for r, state in states if state is True]
-            maybe = [r for r, state in states if isinstance(state, tuple)]
-            c = combine(fired, maybe, self.by_id, changed, self.schema)
-            steps = unique((x.authority, x.action) for r in c.path for x in r.ast.steps)
-            n = remember(self.predicted, s, self.number((c.outcome, c.strength, steps)))
+            alike = s
+            for offset, ones in self._silent:
+                if alike >> offset & ones >= 2:  # unknown: only that it might apply counts
+                    alike = alike & ~(ones << offset) | 2 << offset
+            n = self._by_outcomes.get(alike)
+            if n is None:
+                changed = dict(facts)
+                changed.update((c.field, c.value) for c in changes)
+                codes = [(r, s >> slot.offset & slot.ones) for r, slot in self._rule_slots]
+                fired = [r for r, code in codes if code == 1]
+                maybe = [r for r, code in codes if code >= 2]  # unknown: combine reads facts
+                c = combine(fired, maybe, self.by_id, changed, self.schema)
+                steps = unique((x.authority, x.action) for r in c.path for x in r.ast.steps)
+                made = self.number((c.outcome, c.strength, steps))
+                n = remember(self._by_outcomes, alike, made)
+            n = remember(self.predicted, s, n)
         return n
 
 
@@ -418,24 +466,27 @@ def _search(
         return None
     s = space.states(t)
     base = space.number(result_of(base_decision))
-    found: list[tuple[tuple[Candidate, ...], Decision]] = []
+    found: list[tuple[tuple[Choice, ...], Verdict]] = []
     reported: set[tuple[object, ...]] = set()
 
-    def keep(changes: tuple[Choice, ...], t2: int, s2: int, predicted: int) -> None:
+    def keep(
+        changes: tuple[Choice, ...], names: tuple[str, ...], t2: int, s2: int, predicted: int
+    ) -> None:
         key = (s2, t2 & space.kept_by)
         kept = space.verified.get(key)
         if kept is None:
             changed = dict(facts)
             changed.update((ch.candidate.field, ch.candidate.value) for ch in changes)
-            d = verify(changed)
-            kept = remember(space.verified, key, (d, space.number(result_of(d))))
-        d, result = kept
+            v = verify(changed)
+            kept = remember(space.verified, key, (v, space.number(v.result)))
+        v, result = kept
         if result != predicted:
             raise _Abandon
         if result != base:
-            reported.add((*sorted(ch.candidate.field for ch in changes), result))
-            found.append((tuple(ch.candidate for ch in changes), d))
+            reported.add((*names, result))
+            found.append((changes, v))
 
+    predicted = space.predicted
     after: list[int] = []  # per single, S with it alone
     outcomes: list[int] = []
     made: dict[tuple[int, int], int] = {}  # changes to a field with the same bits: one S
@@ -444,16 +495,18 @@ def _search(
         t1 = t & ch.clear | ch.bits
         s1 = made.get((ch.field, ch.bits), -1)
         if s1 < 0:
-            s1 = s & ~ch.mask
-            for slot in ch.slots:
+            s1 = s & ~ch.mask | ch.settled
+            for slot in ch.unsettled:
                 code = slot.codes.get(t1 & slot.mask)
                 s1 |= slot.code(t1) if code is None else code
             made[(ch.field, ch.bits)] = s1
         after.append(s1)
-        outcome = base if s1 == s else space.predict(s1, facts, (c,))
+        outcome = base if s1 == s else predicted.get(s1, -1)
+        if outcome < 0:
+            outcome = space.predict(s1, facts, (c,))
         outcomes.append(outcome)
         if outcome != base and not (c.one_per_result and (c.field, outcome) in reported):
-            keep((ch,), t1, s1, outcome)
+            keep((ch,), (c.field,), t1, s1, outcome)
     by_one = set(outcomes)
     if roomy:
         firsts: dict[tuple[int, int], int] = {}
@@ -462,25 +515,23 @@ def _search(
         pairing = sorted(firsts.values())
     else:
         pairing = list(range(n))
-    predicted = space.predicted
-    idle = [i for i in pairing if outcomes[i] == base]
     # Search._pairs, in its order: each change that changes the result with each idle one,
     # and two idle ones, the earlier first; an idle change that leaves every rule as it was
     # only beside a change to a field one of its rules tests.
+    idle = [(singles[i], after[i]) for i in pairing if outcomes[i] == base]
     seen = 0  # idle changes up to the current one
     for i in pairing:
         x = singles[i]
         x_idle = outcomes[i] == base
         if x_idle:
             seen += 1
-        sx, fx = after[i], x.field
+        sx, fx, xm = after[i], x.field, x.mask
         x_inert = sx == s
         row = space.both[fx]
-        for j in idle[seen:] if x_idle else idle:
-            y = singles[j]
+        tx, others, own = t & x.clear | x.bits, s & ~xm, sx & xm  # x made, in T and S
+        for y, sy in idle[seen:] if x_idle else idle:
             if y.field == fx:
                 continue
-            sy = after[j]
             shared = row[y.field]
             if shared is None:
                 if x_inert if x_idle else sy == s:
@@ -498,13 +549,18 @@ def _search(
                     budget -= 1
                     if budget < 0:
                         return None
-                slots, mask = shared
-                t2 = t & x.clear & y.clear | x.bits | y.bits
-                s2 = s & ~(x.mask | y.mask) | (sx & x.mask | sy & y.mask) & ~mask
+                slots, mask, x_only, y_only = shared
+                if (not mask & ~x.pins and not (sy ^ s) & y_only) or (
+                    not mask & ~y.pins and not (sx ^ s) & x_only
+                ):
+                    continue  # one change settles every rule testing both: it gives that alone
+                ym = y.mask
+                t2 = tx & y.clear | y.bits
+                s2 = others & ~ym | (own | sy & ym) & ~mask
                 for slot in slots:
                     code = slot.codes.get(t2 & slot.mask)
                     s2 |= slot.code(t2) if code is None else code
-                if s2 & y.mask == sx & y.mask or s2 & x.mask == sy & x.mask:
+                if s2 & ym == sx & ym or s2 & xm == sy & xm:
                     continue
             if s2 == s:
                 continue  # the project's own result, which a single change gave
@@ -513,9 +569,10 @@ def _search(
                 result = space.predict(s2, facts, (x.candidate, y.candidate))
             if result in by_one:
                 continue
-            names = sorted((x.candidate.field, y.candidate.field))
+            a, b = x.candidate.field, y.candidate.field
+            names = (a, b) if a < b else (b, a)
             if (*names, result) not in reported:
                 if t2 < 0:
-                    t2 = t & x.clear & y.clear | x.bits | y.bits
-                keep((x, y), t2, s2, result)
+                    t2 = tx & y.clear | y.bits
+                keep((x, y), names, t2, s2, result)
     return report(found, base_decision, space.told), True

@@ -16,8 +16,10 @@ A decision is split by what it depends on:
   tested (dsl.counterfactual.field_candidates, kept by the field's value) and on nothing
   else while the region stays (every change it decides again keeps the policies in force):
   dsl/cell_search.py runs it on T and the rules' states packed in ints, with predictions
-  and verifications kept by those. Where a rule tests the region, a change of region brings
-  other policies in force, so dsl.counterfactual.Search runs it as it is.
+  and verifications kept by those; a verification is a verdict (`_verdict`: the firing
+  combined, what a counterfactual reads), not a whole decision. Where a rule tests the
+  region, a change of region brings other policies in force, so
+  dsl.counterfactual.Search runs it as it is, deciding each changed project again.
 
 Each kept part is a pure function of its key, so a decision made from kept parts is the one
 `assemble` makes. The caches are plain dicts, shared by threads (a part computed twice by two
@@ -35,22 +37,38 @@ from typing import Any
 from dsl import cell_search
 from dsl.cell_search import LIMIT, CellSpace, remember, tag
 from dsl.codegen import FALSE, TRUE, UNKNOWN, PolicyCode, generate
-from dsl.counterfactual import Counterfactual, Search, tests_by_field
+from dsl.combine import combine
+from dsl.counterfactual import (
+    Counterfactual,
+    Search,
+    Verdict,
+    rests_on,
+    tests_by_field,
+    verdict_of,
+)
 from dsl.dates import date_or_today
 from dsl.decide import (
     Decision,
     WhyNot,
     assemble,
     not_covered,
+    path_of,
     policies_in_force,
     why_not_of,
 )
 from dsl.interpret import Failure, Firing, atomic_tests, first_failure
-from dsl.resolved import PolicySet, RuleR, Test
+from dsl.resolved import PolicyR, PolicySet, RuleR, Test
 from dsl.schema import Facts, FactValue
 from dsl.trace import DEFAULT, GIVEN, FactUsed, RuleTrace, trace_rule
 
 REGION = "region"
+
+
+def _getter(places: tuple[int, ...]) -> Callable[[tuple[object, ...]], object]:
+    """The values of T at `places`, as one key (for one place the value itself)."""
+    if not places:
+        return lambda vector: ()
+    return operator.itemgetter(*places)
 
 
 def _with(decision: Decision, changes: Mapping[str, object]) -> Decision:
@@ -74,12 +92,14 @@ class _Scope:
     """The policies in force for one region and date, or the not-covered decision."""
 
     ids: tuple[str, ...]
+    by_id: dict[str, PolicyR]
     codes: tuple[PolicyCode, ...]
     rules: tuple[RuleR, ...]  # every rule of those policies, in order
     uncovered: _Skeleton | None  # when none is in force: the not-covered decision
     names: tuple[str, ...]  # the fields those rules test, in the schema's order
     region_tested: bool  # a rule tests the region: the counterfactuals are not kept
     reads: tuple[tuple[int, ...], ...]  # per rule, the places in T of what it reads
+    read: tuple[Callable[[tuple[object, ...]], object], ...]  # per rule, those values of T
 
 
 class CompiledEvaluator:
@@ -94,8 +114,10 @@ class CompiledEvaluator:
         self._days: dict[str, str] = {}
         self._scopes: dict[tuple[str, str], _Scope] = {}
         self._skeletons: dict[tuple[object, ...], _Skeleton] = {}
+        self._verdicts: dict[tuple[object, ...], Verdict] = {}  # by the skeleton's key
         self._open: dict[tuple[object, ...], Callable[[tuple[object, ...]], object]] = {}
         self._failures: dict[tuple[object, ...], tuple[tuple[RuleR, Test, bool], ...]] = {}
+        self._failure: dict[tuple[str, object], tuple[tuple[Test, bool] | None]] = {}
         self._explained: dict[tuple[object, ...], dict[str, object]] = {}
         self._facts: dict[tuple[object, ...], FactUsed] = {}
         self._why_not: dict[tuple[object, ...], WhyNot | None] = {}
@@ -166,9 +188,25 @@ class CompiledEvaluator:
         self, facts: Mapping[str, FactValue], day: str
     ) -> tuple[_Scope, tuple[int, ...], tuple[object, ...], _Skeleton]:
         """The scope, R and T for the facts, and the kept skeleton."""
+        scope, results, vector, key = self._key(facts, day)
+        if scope.uncovered is not None:
+            return scope, results, vector, scope.uncovered
+        skeleton = self._skeletons.get(key)
+        if skeleton is None:
+            made = assemble(self.policies, self, facts, day, explain=False)
+            fired_keys = {f.id for f in made.rules}
+            fired = tuple(r for r in scope.rules if r.key in fired_keys)
+            skeleton = remember(self._skeletons, key, _Skeleton(made, fired))
+        return scope, results, vector, skeleton
+
+    def _key(
+        self, facts: Mapping[str, FactValue], day: str
+    ) -> tuple[_Scope, tuple[int, ...], tuple[object, ...], tuple[object, ...]]:
+        """The scope, R and T for the facts, and what the skeleton is kept by (where none is
+        in force, nothing: the scope holds the decision)."""
         scope = self._scope(str(facts.get(REGION, "")), day)
         if scope.uncovered is not None:
-            return scope, (), (), scope.uncovered
+            return scope, (), (), ()
         vector: tuple[object, ...]
         if len(scope.codes) == 1:  # the common case, without the joining
             results, vector = scope.codes[0].run(facts)
@@ -186,18 +224,39 @@ class CompiledEvaluator:
                 )
                 read = remember(self._open, key, getter)
             key = (scope.ids, results, read(vector))
-        skeleton = self._skeletons.get(key)
-        if skeleton is None:
-            made = assemble(self.policies, self, facts, day, explain=False)
-            fired_keys = {f.id for f in made.rules}
-            fired = tuple(r for r in scope.rules if r.key in fired_keys)
-            skeleton = remember(self._skeletons, key, _Skeleton(made, fired))
-        return scope, results, vector, skeleton
+        return scope, results, vector, key
 
-    def _verdict(self, facts: Mapping[str, FactValue], day: str) -> Decision:
-        """A changed project decided again, for dsl.counterfactual, which reads its result and
-        rules only: the kept decision as it is, its facts and date another project's."""
+    def _decided(self, facts: Mapping[str, FactValue], day: str) -> Decision:
+        """A changed project decided again, for dsl.counterfactual.Search, which reads its
+        result and rules only: the kept decision as it is, its facts and date another's."""
         return self._skeleton(facts, day)[3].decision
+
+    def _verdict(self, facts: Mapping[str, FactValue], day: str) -> Verdict:
+        """A changed project decided again for dsl/cell_search.py, as far as a counterfactual
+        reads it: the rules fired by the generated code, combined (dsl.combine) into the
+        result and path that `assemble` gives, without what else a decision holds. It
+        depends on what the skeleton depends on, and is kept by the same key."""
+        scope, results, _, key = self._key(facts, day)
+        if scope.uncovered is not None:  # a change keeps the region: not for the search
+            return verdict_of(scope.uncovered.decision)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            skeleton = self._skeletons.get(key)
+            if skeleton is not None:
+                verdict = verdict_of(skeleton.decision)
+            else:
+                fired = [r for r, v in zip(scope.rules, results, strict=True) if v == TRUE]
+                maybe = [r for r, v in zip(scope.rules, results, strict=True) if v == UNKNOWN]
+                c = combine(fired, maybe, scope.by_id, facts, self.policies.schema)
+                steps = path_of(c.path, scope.by_id)
+                waiting = [r.key for r in maybe if r.ast.outcome]
+                verdict = Verdict(
+                    (c.outcome, c.strength, tuple((s.authority, s.action) for s in steps)),
+                    c.missing_facts,
+                    rests_on(c.decided_by, steps, waiting),
+                )
+            verdict = remember(self._verdicts, key, verdict)
+        return verdict
 
     def _day(self, facts: Mapping[str, FactValue], date: str | None) -> str:
         """dsl.decide.evaluation_date, with each date given read once (today is not kept)."""
@@ -225,6 +284,7 @@ class CompiledEvaluator:
             offset += len(c.tests) + len(c.presence)
         scope = _Scope(
             ids=tuple(p.id for p in active),
+            by_id={p.id: p for p in active},
             codes=codes,
             rules=rules,
             uncovered=None
@@ -233,6 +293,7 @@ class CompiledEvaluator:
             names=tuple(f.name for f in fields),
             region_tested=REGION in tests,
             reads=tuple(reads),
+            read=tuple(_getter(places) for places in reads),
         )
         return remember(self._scopes, (region, day), scope)
 
@@ -259,17 +320,29 @@ class CompiledEvaluator:
         return tuple(out)
 
     def _first_failures(
-        self, scope: _Scope, results: tuple[int, ...], facts: Mapping[str, FactValue]
+        self,
+        scope: _Scope,
+        results: tuple[int, ...],
+        vector: tuple[object, ...],
+        facts: Mapping[str, FactValue],
     ) -> tuple[tuple[RuleR, Test, bool], ...]:
         """For each rule whose condition is false, its first failing test (with a source):
-        what dsl.decide.assemble explains, as it depends on the tests' values only."""
+        what dsl.decide.assemble explains. It depends on the values of the rule's tests
+        only, so it is kept by those (in T), for the cells alike there."""
         out = []
-        for rule, value in zip(scope.rules, results, strict=True):
+        for rule, value, read in zip(scope.rules, results, scope.read, strict=True):
             if value != FALSE:
                 continue
-            failure = first_failure(rule.cond, facts)
-            if failure is not None and failure.test.source is not None:
-                out.append((rule, failure.test, failure.negated))
+            key = (rule.key, read(vector))
+            kept = self._failure.get(key)
+            if kept is None:  # kept in a 1-tuple, as None is an answer too (no source)
+                failure = first_failure(rule.cond, facts)
+                made = None
+                if failure is not None and failure.test.source is not None:
+                    made = (failure.test, failure.negated)
+                kept = remember(self._failure, key, (made,))
+            if kept[0] is not None:
+                out.append((rule, *kept[0]))
         return tuple(out)
 
     def _explain(
@@ -286,7 +359,7 @@ class CompiledEvaluator:
         schema = self.policies.schema
         failures = self._failures.get((scope.ids, vector))
         if failures is None:
-            failures = self._first_failures(scope, results, facts)
+            failures = self._first_failures(scope, results, vector, facts)
             remember(self._failures, (scope.ids, vector), failures)
         why_not = []
         for rule, test, negated in failures:  # each worded from its test and the value
@@ -335,7 +408,7 @@ class CompiledEvaluator:
                 [c.policy for c in scope.codes],
                 self.policies.policies,
                 self.policies.schema,
-                lambda changed: self._verdict(changed, day),
+                lambda changed: self._decided(changed, day),
                 self.state,
                 predicted,
             )

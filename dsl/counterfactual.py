@@ -16,17 +16,18 @@ result: the value nearest the current one (for a missing number, the smallest); 
 and bool value that changes the result is reported.
 
 The search examines at most MAX_EVALUATIONS changed projects (class Search: each is
-predicted from the rules' states, and only one to be reported is decided again).
+predicted from the rules' states, and only one to be reported is decided again, of which
+the counterfactual reads its `Verdict`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from dsl import ast
 from dsl.combine import combine, unique
@@ -45,7 +46,7 @@ from dsl.schema import DECIMALS, MAX_NUMBER, FactValue, Schema
 from dsl.vocabulary import Outcome, Strength
 
 if TYPE_CHECKING:
-    from dsl.decide import Decision
+    from dsl.decide import Decision, PathStep
 
 # Changed projects examined per explained decision, singles and pairs. The seeds' decisions
 # need at most 300: about 5 ms on average, 25 ms at most, with the interpreter on this 2-core
@@ -58,7 +59,8 @@ REGION = "region"  # the field that chooses the policies in force (dsl.decide)
 Result = tuple[Outcome, Strength, tuple[tuple[str, str], ...]]
 Rerun = Callable[[Mapping[str, FactValue]], "Decision"]
 StateOf = Callable[[RuleR, Mapping[str, FactValue]], object]
-Make = Callable[[tuple["Candidate", ...], "Decision", bool, tuple[str, ...]], "Counterfactual"]
+Change = TypeVar("Change")  # a Candidate, or what holds one (dsl.cell_search.Choice)
+Make = Callable[[tuple[Change, ...], "Verdict", bool, tuple[str, ...]], "Counterfactual"]
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,23 @@ class Candidate:
     one_per_result: bool  # a number or a phrase: only the nearest change per result counts
 
 
+@dataclass(frozen=True, eq=False)  # hashed by identity: a key of dsl/cell_search.py's texts
+class Verdict:
+    """All a counterfactual takes of the decision its changes give: the result, the facts
+    it waits on and the rules it rests on (`rests_on`). dsl/compiled.py makes one without
+    the rest of a decision (citations, parameters, next questions)."""
+
+    result: Result
+    missing_facts: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
 def result_of(d: Decision) -> Result:
     return d.outcome, d.strength, tuple((s.authority, s.action) for s in d.steps)
+
+
+def verdict_of(d: Decision) -> Verdict:
+    return Verdict(result_of(d), d.missing_facts, _deciding(d))
 
 
 def candidates(
@@ -268,15 +285,14 @@ class Search:
         outcomes: dict[Candidate, Result] = {}
         states: dict[Candidate, dict[str, object]] = {}
         inert: set[Candidate] = set()
-        found: list[tuple[tuple[Candidate, ...], Decision]] = []
+        found: list[tuple[tuple[Candidate, ...], Verdict]] = []
         reported: set[tuple[tuple[str, ...], Result]] = set()
 
         def keep(changes: tuple[Candidate, ...], changed: Mapping[str, FactValue]) -> None:
-            d = self.rerun(changed)
-            result = result_of(d)
-            if result != base:
-                reported.add((tuple(sorted(c.field for c in changes)), result))
-                found.append((changes, d))
+            v = verdict_of(self.rerun(changed))
+            if v.result != base:
+                reported.add((tuple(sorted(c.field for c in changes)), v.result))
+                found.append((changes, v))
 
         for c in singles:
             if not self._spend():
@@ -401,66 +417,95 @@ def cites_of(every_policy: Sequence[PolicyR]) -> dict[str, tuple[str, ...]]:
 
 
 def report(
-    found: Sequence[tuple[tuple[Candidate, ...], Decision]], base: Decision, make: Make
+    found: Sequence[tuple[tuple[Change, ...], Verdict]], base: Decision, make: Make[Change]
 ) -> tuple[Counterfactual, ...]:
-    """The counterfactuals of the changes `found`, each with the decision it gave, made by
+    """The counterfactuals of the changes `found`, each with the verdict it gave, made by
     `make` (`counterfactual` with the policies' cites and schema). The path is said where
     the outcome alone would not tell the results apart."""
     paths: dict[tuple[Outcome, Strength], set[object]] = {}
-    for _, d in found:
-        paths.setdefault((d.outcome, d.strength), set()).add(result_of(d)[2])
+    for _, v in found:
+        paths.setdefault(v.result[:2], set()).add(v.result[2])
     paths.setdefault((base.outcome, base.strength), set()).add(None)
     before = _deciding(base, waiting=False)
-    return tuple(
-        make(changes, d, len(paths[(d.outcome, d.strength)]) > 1, before) for changes, d in found
-    )
+    return tuple(make(changes, v, len(paths[v.result[:2]]) > 1, before) for changes, v in found)
 
 
 def counterfactual(
     changes: tuple[Candidate, ...],
-    d: Decision,
+    v: Verdict,
     with_path: bool,
     before: tuple[str, ...],
     cites: Mapping[str, tuple[str, ...]],
     schema: Schema,
 ) -> Counterfactual:
-    """The counterfactual of `changes`, which gave `d`; `before`, the rules the decision
+    """The counterfactual of `changes`, which gave `v`; `before`, the rules the decision
     itself rests on (they are not named again)."""
-    rules = tuple(k for k in _deciding(d) if k not in before)
+    told = tuple(FactChange(c.field, c.value, c.text) for c in changes)
+    return counterfactual_of(told, consequence(v, with_path, before, cites, schema))
+
+
+@dataclass(frozen=True)
+class Consequence:
+    """What a counterfactual says follows from its changes, whatever they are: `text` is
+    its sentence after the arrow."""
+
+    outcome: Outcome
+    strength: Strength
+    steps: tuple[str, ...]
+    rules: tuple[str, ...]
+    clauses: tuple[str, ...]
+    text: str
+
+
+def consequence(
+    v: Verdict,
+    with_path: bool,
+    before: tuple[str, ...],
+    cites: Mapping[str, tuple[str, ...]],
+    schema: Schema,
+) -> Consequence:
+    outcome, strength, path = v.result
+    rules = tuple(k for k in v.rules if k not in before)
     clauses = tuple(dict.fromkeys(c for k in rules for c in cites.get(k, ())))
-    steps = tuple(f"{s.authority}{s.action}" for s in d.steps)
-    if d.outcome == Outcome.UNDETERMINED:
-        missing = "、".join(label(schema, m) for m in d.missing_facts)
+    steps = tuple(f"{authority}{action}" for authority, action in path)
+    if outcome == Outcome.UNDETERMINED:
+        missing = "、".join(label(schema, m) for m in v.missing_facts)
         said = f"未能确定（须补充{missing}）"
     else:
-        said = outcome_text(d.outcome, d.strength)
-        is_path = d.outcome in (Outcome.APPROVE, Outcome.FILE)
+        said = outcome_text(outcome, strength)
+        is_path = outcome in (Outcome.APPROVE, Outcome.FILE)
         if with_path and steps:
             said += ("路径：" if is_path else "；步骤：") + " → ".join(steps)
         elif with_path and is_path:  # the path waits on facts (dsl.combine)
             said += "（路径未定）"
-    text = f"若{'且'.join(c.text for c in changes)} → {said}"
     if clauses:
-        text += f"（{_grouped(clauses)}）"
-    return Counterfactual(
-        tuple(FactChange(c.field, c.value, c.text) for c in changes),
-        d.outcome,
-        d.strength,
-        steps,
-        rules,
-        clauses,
-        text,
-    )
+        said += f"（{_grouped(clauses)}）"
+    return Consequence(outcome, strength, steps, rules, clauses, said)
+
+
+def counterfactual_of(changes: tuple[FactChange, ...], c: Consequence) -> Counterfactual:
+    text = f"若{'且'.join(x.text for x in changes)} → {c.text}"
+    return Counterfactual(changes, c.outcome, c.strength, c.steps, c.rules, c.clauses, text)
 
 
 def _deciding(d: Decision, waiting: bool = True) -> tuple[str, ...]:
-    """The rules a decision's result rests on: the deciding rule, the rules behind the path
-    and, with `waiting` where no rule decided, the rules with an outcome that wait on facts
-    (the decision's own waiting rules are what a change brings in, so they do not count)."""
-    keys = [d.decided_by] if d.decided_by else []
-    keys += [b.rule for s in d.steps for b in s.basis]
-    if waiting and d.decided_by is None:  # undetermined, or settled by the candidates
-        keys += [u.rule for u in d.undetermined if u.outcome]
+    """The rules a decision's result rests on, `rests_on`; with `waiting` false, not those
+    waiting on facts (the decision's own waiting rules are what a change brings in, so they
+    do not count)."""
+    return rests_on(
+        d.decided_by, d.steps, [u.rule for u in d.undetermined if waiting and u.outcome]
+    )
+
+
+def rests_on(
+    decided_by: str | None, steps: Sequence[PathStep], waiting: Iterable[str]
+) -> tuple[str, ...]:
+    """The rules a result rests on: the deciding rule, the rules behind the path and, where
+    no rule decided, the rules with an outcome that wait on facts (`waiting`)."""
+    keys = [decided_by] if decided_by else []
+    keys += [b.rule for s in steps for b in s.basis]
+    if decided_by is None:  # undetermined, or settled by the candidates
+        keys += waiting
     return tuple(dict.fromkeys(keys))
 
 
@@ -484,12 +529,13 @@ def next_questions(
         return ()
     waiting = {u.rule for u in base.undetermined if u.outcome}
     rules = [r for p in policies for r in p.rules if r.key in waiting]
+    tests = tests_by_field(rules)
     questions = []
     for m in base.missing_facts:
-        values: list[FactValue] = [
-            c.value for c in candidates(rules, facts, schema) if c.field == m
-        ]
         f = schema.field(m)
+        values: list[FactValue] = []
+        if f is not None and m in tests:  # the candidates of `candidates` for this field
+            values += [c.value for c in field_candidates(f, tests[m], facts.get(m), schema)]
         if f is not None and f.type.kind in ("text", "region"):
             values.append("")
         testing = [r for r in rules if any(t.field == m for t in atomic_tests(r.cond))]

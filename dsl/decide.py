@@ -234,7 +234,7 @@ def assemble(
                 why_not.append(said)
     decision = Decision(
         outcome=combined.outcome,
-        steps=_path(combined.path, by_id),
+        steps=path_of(combined.path, by_id),
         obligations=unique(o for r in combined.kept for o in r.ast.obligations),
         benefits=unique(b for r in combined.kept for b in r.ast.benefits),
         notes=combined.notes,
@@ -358,7 +358,7 @@ def _undetermined(r: RuleR, facts: Mapping[str, FactValue]) -> Undetermined:
     return Undetermined(r.key, r.ast.title, r.ast.outcome, _steps(r), tuple(missing), tuple(params))
 
 
-def _path(rules: Iterable[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep, ...]:
+def path_of(rules: Iterable[RuleR], policies: Mapping[str, PolicyR]) -> tuple[PathStep, ...]:
     """The steps of `rules` in order, each once, with the rules and clauses behind it."""
     basis: dict[Step, list[Basis]] = {}
     for r in rules:

@@ -17,7 +17,8 @@ import pytest
 
 import dsl.cell_search
 from dsl.compiled import CompiledEvaluator
-from dsl.decide import Decision, decide
+from dsl.counterfactual import verdict_of
+from dsl.decide import Decision, assemble, decide
 from dsl.interpret import Interpreter
 from dsl.load import load_files
 from dsl.policytest import run_case
@@ -104,6 +105,34 @@ def test_values_python_calls_equal_are_kept_apart(
         assert _json(decide(policies, compiled, facts, DAY)) == want
         texts.add(want)
     assert len(texts) == len(set(map(repr, values)))  # the values do read differently
+
+
+def test_a_verdict_is_that_of_the_decision_assembled(service: Service) -> None:
+    """dsl/cell_search.py verifies a change with a verdict that dsl/compiled.py makes from
+    the generated code's firing and dsl.combine, without a whole decision (citations,
+    parameters, next questions): it is the verdict of the decision `assemble` makes, whether
+    made from nothing kept or from the kept skeleton."""
+    policies = service.policies
+    rng = random.Random(7)
+    light, kept, interp = (
+        CompiledEvaluator(policies),
+        CompiledEvaluator(policies),
+        Interpreter(policies),
+    )
+    results = set()
+    for _ in range(300):
+        facts = policies.schema.validate(random_project(rng, policies))[0]
+        want = verdict_of(assemble(policies, interp, facts, DAY, explain=False))
+        decide(policies, kept, facts, DAY, explain=False)  # its skeleton is kept now
+        for evaluator in (light, kept):
+            got = evaluator._verdict(facts, DAY)
+            assert (got.result, got.missing_facts, got.rules) == (
+                want.result,
+                want.missing_facts,
+                want.rules,
+            )
+        results.add((want.result, want.missing_facts))
+    assert len(results) > 10  # decided, undetermined and uncovered ones, on several paths
 
 
 def _deep(depth: int, leaf: Cond) -> Cond:
