@@ -48,6 +48,12 @@ def examples(n: int) -> int:
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def question_key(text: str) -> str:
+    """A question as the check sets compare questions: two are the same when only script,
+    width, spacing, case or punctuation differ."""
+    return re.sub(r"[^\w]", "", normalize(text)).lower()
+
+
 def assert_error_shape(body: Any) -> None:
     """Every 4xx and 5xx body: a stable code, a Chinese message with its English beside it,
     and items that name where."""

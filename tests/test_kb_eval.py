@@ -22,7 +22,6 @@ bench/kb.py measured, less one question of slack for floating-point differences 
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,11 +39,10 @@ from kb.evaluate import (
     load_unanswerable,
     splits,
 )
-from kb.normalize import normalize
 from kb.search import KnowledgeBase
 from server.search import Searcher
 from server.service import Service
-from tests.conftest import ROOT
+from tests.conftest import ROOT, question_key
 
 DATA = ROOT / "tests" / "data"
 QUESTIONS = load_questions(DATA / "kb_questions.yaml")
@@ -77,11 +75,6 @@ def test_gold_clauses_exist(service: Service) -> None:
             assert service.corpus.clause(q.document, clause) is not None, (q.document, clause)
 
 
-def _asked(text: str) -> str:
-    # Two questions are the same when only script, width, spacing, case or punctuation differ.
-    return re.sub(r"[^\w]", "", normalize(text)).lower()
-
-
 def test_check_set_is_apart_from_the_other_sets() -> None:
     """Its own split only, answerable and unanswerable questions in their own lists, every
     document asked about, and no question of the sets that were fitted or measured on."""
@@ -92,10 +85,10 @@ def test_check_set_is_apart_from_the_other_sets() -> None:
     answerable, unanswerable = load_questions(CHECK, "check"), load_unanswerable(CHECK, "check")
     assert {q.document for q in answerable} == {q.document for q in QUESTIONS}
     assert len(unanswerable) >= 15
-    asked = [_asked(q.question) for q in answerable] + [_asked(u) for u in unanswerable]
+    asked = [question_key(q.question) for q in answerable] + [question_key(u) for u in unanswerable]
     assert len(set(asked)) == len(asked)
     others = [q.question for q in QUESTIONS + load_questions(PARAPHRASES)]
-    seen = {_asked(q) for q in others + load_unanswerable(UNANSWERABLE)}
+    seen = {question_key(q) for q in others + load_unanswerable(UNANSWERABLE)}
     assert not seen & set(asked), seen & set(asked)
 
 

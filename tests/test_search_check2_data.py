@@ -15,7 +15,10 @@ import yaml
 
 from kb.evaluate import load_questions, load_unanswerable, splits
 from server.service import Service
-from tests.test_kb_eval import DATA, QUESTIONS, _asked
+from tests.conftest import ROOT, question_key
+
+DATA = ROOT / "tests" / "data"
+QUESTIONS = load_questions(DATA / "kb_questions.yaml")
 
 CHECK2 = DATA / "search_check2.yaml"
 VOICES = {"reviewer", "investor", "citizen"}
@@ -62,11 +65,11 @@ def test_counts_cover_every_document() -> None:
 def test_no_question_is_asked_twice_or_elsewhere() -> None:
     """Two questions are the same when only script, width, spacing, case or punctuation
     differ (test_kb_eval's rule); none may repeat within the set or one of another file."""
-    asked = [_asked(q.question) for q in load_questions(CHECK2)]
-    asked += [_asked(u) for u in load_unanswerable(CHECK2)]
+    asked = [question_key(q.question) for q in load_questions(CHECK2)]
+    asked += [question_key(u) for u in load_unanswerable(CHECK2)]
     assert len(set(asked)) == len(asked), [a for a, n in Counter(asked).items() if n > 1]
     others = [path for path in sorted(DATA.glob("*.yaml")) if path != CHECK2]
-    seen = {_asked(q.question) for path in others for q in load_questions(path)}
-    seen |= {_asked(u) for path in others for u in load_unanswerable(path)}
+    seen = {question_key(q.question) for path in others for q in load_questions(path)}
+    seen |= {question_key(u) for path in others for u in load_unanswerable(path)}
     assert len(seen) > len(QUESTIONS)
     assert not seen & set(asked), seen & set(asked)
