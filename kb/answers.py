@@ -34,7 +34,7 @@ _YEARS = r"(?<!\d)(?:\d{1,2}|[一二两三四五六七八九十]+)年"
 KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "money": (
         re.compile(
-            r"多少钱|多少万元|多少元|多少万|补偿款|价格|价钱|起始价|地价|收费标准|每吨"
+            r"多少钱|多少万元|多少元|多少万|多少亿|补偿款|价格|价钱|起始价|地价|收费标准|每吨"
             r"|(?:资金|奖金|奖励|补贴|补助|贴息|保费|注册资本|工资|薪酬)[^，。？,?]{0,6}多少"
             r"|(?:补|奖|贴|拿|返|减免|优惠|投)(?:到|了|给)?多少(?!比例|个|家|名|人|项|天|年)"
         ),
@@ -45,7 +45,7 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(_NUMBER + r"(?:个|家|名|人|项|所|条|批|座|处)"),
     ),
     "duration": (
-        re.compile(r"多长时间|多久|几天|多少天|几个工作日|几个月|时限|多少年|(?<![近这前])几年"),
+        re.compile(r"多长时间|多久|几天|多少天|几个工作日|几个月|时限|多少年|(?<![近这前哪])几年"),
         re.compile(_NUMBER + r"个?(?:工作日|天|日|个月|小时|周)|" + _YEARS + r"|时限|期限"),
     ),
     "measure": (
@@ -59,7 +59,7 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
     ),
     "share": (
-        re.compile(r"百分之几|比例|占比|多少%|几成|几折|打折|折扣|几比几"),
+        re.compile(r"百分之几|比例|占比|多少%|几成|几折|打折|折扣|几比几|率[^，。？,?]{0,6}多少"),
         re.compile(r"%|百分之|比例|" + _NUMBER + r"成|\d+[:：]\d+"),
     ),
     "person": (
@@ -71,6 +71,20 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "materials": (
         re.compile(r"(?:哪些|什么|啥)(?:材料|资料|证件|手续)"),
         re.compile(r"材料|资料|证明|证件|复印件|申请表|手续"),
+    ),
+    # Where to go, write or call: a place's address, a web address, a telephone number. Policy
+    # texts name offices, rarely where they sit or how to reach them.
+    "address": (
+        re.compile(r"地址|在哪里?办公|办公地点|在哪儿办公|哪条路|四至"),
+        re.compile(r"地址|[路街道]\d+号|\d+号楼|东至|西至|南至|北至"),
+    ),
+    "web": (
+        re.compile(r"网址|网站|链接|在哪里?下载|哪儿下载|怎么登录"),
+        re.compile(r"https?:|www\.|网址|网站|\.cn|\.com|下载"),
+    ),
+    "phone": (
+        re.compile(r"热线|电话|联系方式|手机号"),
+        re.compile(r"\d{3,4}-?\d{7,8}|\d{5,}|电话|热线"),
     ),
     # A price is an amount per unit: a clause with a total (1000万元) does not state one.
     "price": (

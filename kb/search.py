@@ -18,6 +18,8 @@ the best of itself and its sentences, and a hit whose best sentence beat the who
 names that sentence (`Hit.sentence`), so that a reader sees which part answered. Each hit has
 a calibrated `score` and `relevance` (kb.calibration), and the fused candidates (kb.index) are
 reordered by that score; a search has found something when a hit has a relevance (`found`).
+A clause of a document that covers none of the places the question names (kb.places) has no
+relevance, whatever its score: a document answers for its own places.
 
 Region filter: a document matches a region when one region path contains the other, segment
 by segment: a 江西省/南昌市 question sees 江西省 documents, and a 江西省 question sees
@@ -32,7 +34,7 @@ from functools import cached_property
 from pathlib import Path
 
 from kb.answers import asks, lacks
-from kb.calibration import FUSIONS, Features, Fusion, Level, relevance_model
+from kb.calibration import FUSIONS, Features, Fusion, Level, Relevance, relevance_model
 from kb.corpus import Corpus
 from kb.embed import Embedder, default_embedder
 from kb.index import Entry, HybridIndex, Mode, Query, Scored
@@ -256,8 +258,16 @@ class KnowledgeBase:
         # Stable: equal scores keep the fused order.
         best = sorted(range(len(found)), key=lambda i: -scores[i])[:k]
         return [
-            self._hit(found[i].scored, scores[i], model.level(scores[i]), prepared) for i in best
+            self._hit(found[i].scored, scores[i], self._level(model, found[i], scores[i]), prepared)
+            for i in best
         ]
+
+    @staticmethod
+    def _level(model: Relevance, candidate: Candidate, score: float) -> Level | None:
+        # A document answers for its own places: its clause does not answer a question about
+        # places it does not cover (another document's city, or one no document covers),
+        # however close their words; the score still ranks it among the nearest.
+        return None if candidate.features.elsewhere else model.level(score)
 
     def _hit(self, scored: Scored, score: float, level: Level | None, query: Query) -> Hit:
         entry = self.index.entries[scored.row]

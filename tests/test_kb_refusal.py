@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from kb.answers import asks, lacks
+from kb.calibration import Relevance
 from kb.embed import HashEmbedder
 from kb.index import Query
 from kb.lexical import Bm25
@@ -30,11 +31,17 @@ from tests.conftest import ROOT
         ("科研设施优惠使用能打几折？", ("share",)),
         ("备案要交哪些材料？", ("materials",)),
         ("新投产的项目能减免几年？", ("duration",)),
+        ("规上工业增加值的基数是多少亿元？", ("money",)),
+        ("社会资本方的回报率上限是多少？", ("share",)),
+        ("服务中心在哪里办公？地址是什么？", ("address",)),
+        ("协议模板在哪里下载？", ("web",)),
+        ("人才工作站的服务热线是多少？", ("phone",)),
         # Which ones, not how many; an authority any clause may name, not a person.
         ("要经过哪几个部门会审？", ()),
         ("园区的各种规划最后是谁批？", ()),
         ("一个县可以同时建好几个工业园吗？", ()),
         ("要经过哪几级审核？", ()),
+        ("搬迁改造计划管的是哪几年？", ()),  # which years, not how many
     ],
 )
 def test_more_kinds_of_answer(question: str, kinds: tuple[str, ...]) -> None:
@@ -54,6 +61,12 @@ def test_a_clause_states_the_new_kinds_or_lacks_them() -> None:
     assert not lacks(("duration",), "前3年免征，后两年减半。")
     assert lacks(("duration",), "到2020年基本完成整合。")
     assert not lacks(("materials",), "提交申请表和营业执照复印件。")
+    assert not lacks(("address",), "服务中心设在嘉定区博乐路70号。")
+    assert lacks(("address",), "区产业促进服务中心负责项目的统一受理。")
+    assert not lacks(("web",), "有关材料可在区政府网站下载。")
+    assert lacks(("web",), "建立统一的信息平台。")
+    assert not lacks(("phone",), "咨询电话：69989000。")
+    assert lacks(("phone",), "设立人才工作站，提供一站式服务。")
 
 
 def _query(text: str, words: tuple[str, ...]) -> Query:
@@ -92,3 +105,20 @@ def test_a_hit_from_another_documents_place_is_about_elsewhere(hashed_kb: Knowle
     # No place named: no hit is about elsewhere; a place no document covers: every hit is.
     assert all(f == {False} for f in _elsewhere(hashed_kb, "产业项目由谁会审？").values())
     assert all(f == {True} for f in _elsewhere(hashed_kb, "杭州的产业项目由谁会审？").values())
+
+
+def test_a_clause_of_another_place_is_never_relevant(
+    hashed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However close its words, a clause whose document covers none of the places a question
+    names gets no relevance, so a question about a place no document covers finds nothing:
+    even under a model that scores every hit high."""
+    generous = Relevance(
+        bias=50, cosine=0, coverage=0, fused=0, lacks=0, elsewhere=0, high=0.9, medium=0.75, low=0.5
+    )
+    monkeypatch.setattr("kb.search.relevance_model", lambda mode, dense: generous)
+    assert {h.relevance for h in hashed_kb.search("产业项目由谁会审？", k=20)} == {"high"}
+    hits = hashed_kb.search("嘉定租厂房的产业项目由谁会审？", k=20)
+    assert {h.relevance for h in hits if h.document == "jiading-2017"} == {"high"}
+    assert {h.relevance for h in hits if h.document != "jiading-2017"} == {None}
+    assert all(h.relevance is None for h in hashed_kb.search("杭州的产业项目由谁会审？", k=20))
