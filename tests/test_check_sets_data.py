@@ -1,6 +1,7 @@
-"""The second untouched check set for clause search (tests/data/search_check2.yaml) is well formed.
+"""The untouched check sets for clause search (tests/data/search_check2.yaml, search_check3.yaml)
+are well formed.
 
-Nothing here runs search or looks at a score: the set is a check only while nobody has seen how
+Nothing here runs search or looks at a score: a set is a check only while nobody has seen how
 search does on it. These tests guard its shape: one split of its own, gold clause ids that
 exist in the corpus as `zhengce kb show` prints them, the counts the issue asks for, and no
 question that any other question file already asks.
@@ -9,8 +10,11 @@ question that any other question file already asks.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kb.evaluate import load_questions, load_unanswerable, splits
@@ -20,19 +24,36 @@ from tests.conftest import ROOT, question_key
 DATA = ROOT / "tests" / "data"
 QUESTIONS = load_questions(DATA / "kb_questions.yaml")
 
-CHECK2 = DATA / "search_check2.yaml"
 VOICES = {"reviewer", "investor", "citizen"}
 KINDS = {"colloquial", "typo", "script", "english", "mixed"}
 
 
-def _entries() -> dict[str, list[dict[str, Any]]]:
-    data: dict[str, list[dict[str, Any]]] = yaml.safe_load(CHECK2.read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class CheckSet:
+    path: Path
+    split: str
+    # The sizes each set was written to: check3's brief asked for fewer than check2's.
+    answerable: int
+    per_document: int
+    unanswerable: int
+
+
+CHECK_SETS = [
+    CheckSet(DATA / "search_check2.yaml", "check2", 60, 12, 40),
+    CheckSet(DATA / "search_check3.yaml", "check3", 40, 8, 30),
+]
+each_set = pytest.mark.parametrize("check", CHECK_SETS, ids=lambda c: c.split)
+
+
+def _entries(check: CheckSet) -> dict[str, list[dict[str, Any]]]:
+    data: dict[str, list[dict[str, Any]]] = yaml.safe_load(check.path.read_text(encoding="utf-8"))
     return data
 
 
-def test_entries_are_in_their_own_split_and_described() -> None:
-    data = _entries()
-    assert splits(CHECK2) == ["check2"]
+@each_set
+def test_entries_are_in_their_own_split_and_described(check: CheckSet) -> None:
+    data = _entries(check)
+    assert splits(check.path) == [check.split]
     for q in data["answerable"]:
         assert {"question", "document", "clause", "voice", "kind", "split"} <= set(q), q
         assert q["voice"] in VOICES and q["kind"] in KINDS, q
@@ -43,32 +64,37 @@ def test_entries_are_in_their_own_split_and_described() -> None:
         assert isinstance(q.get("why"), str) and q["why"].strip(), q
 
 
-def test_gold_clauses_are_ids_of_the_corpus(service: Service) -> None:
+@each_set
+def test_gold_clauses_are_ids_of_the_corpus(check: CheckSet, service: Service) -> None:
     # Exact ids, not Document.clause's lenient lookup (which also takes a bare item number):
     # the evaluation compares hit ids with these strings.
-    for q in load_questions(CHECK2):
+    for q in load_questions(check.path):
         known = service.corpus.clause_ids(q.document)
         for clause in (q.clause, *q.also):
             assert clause in known, (q.question, q.document, clause)
         assert q.clause not in q.also, q
 
 
-def test_counts_cover_every_document() -> None:
-    answerable = load_questions(CHECK2, "check2")
+@each_set
+def test_counts_cover_every_document(check: CheckSet) -> None:
+    answerable = load_questions(check.path, check.split)
     per_document = Counter(q.document for q in answerable)
     assert set(per_document) == {q.document for q in QUESTIONS}
-    assert len(answerable) >= 60 and min(per_document.values()) >= 12, per_document
+    assert len(answerable) >= check.answerable, len(answerable)
+    assert min(per_document.values()) >= check.per_document, per_document
     assert {q.kind for q in answerable} == KINDS
-    assert len(load_unanswerable(CHECK2, "check2")) >= 40
+    assert len(load_unanswerable(check.path, check.split)) >= check.unanswerable
 
 
-def test_no_question_is_asked_twice_or_elsewhere() -> None:
+@each_set
+def test_no_question_is_asked_twice_or_elsewhere(check: CheckSet) -> None:
     """Two questions are the same when only script, width, spacing, case or punctuation
-    differ (test_kb_eval's rule); none may repeat within the set or one of another file."""
-    asked = [question_key(q.question) for q in load_questions(CHECK2)]
-    asked += [question_key(u) for u in load_unanswerable(CHECK2)]
+    differ (test_kb_eval's rule); none may repeat within the set or one of another file,
+    the other check sets included."""
+    asked = [question_key(q.question) for q in load_questions(check.path)]
+    asked += [question_key(u) for u in load_unanswerable(check.path)]
     assert len(set(asked)) == len(asked), [a for a, n in Counter(asked).items() if n > 1]
-    others = [path for path in sorted(DATA.glob("*.yaml")) if path != CHECK2]
+    others = [path for path in sorted(DATA.glob("*.yaml")) if path != check.path]
     seen = {question_key(q.question) for path in others for q in load_questions(path)}
     seen |= {question_key(u) for path in others for u in load_unanswerable(path)}
     assert len(seen) > len(QUESTIONS)
