@@ -4,7 +4,10 @@ route gives without any cache, errors keep their shape, and a reload drops the k
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +106,35 @@ def test_a_reload_drops_the_kept_answers(tmp_path: Path) -> None:
                 assert after["match"]["notes"][0].startswith("已改")
     finally:
         runtime.close()
+
+
+def test_questions_to_embed_are_routed_one_at_a_time(
+    clients: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Misses are routed by the worker's one routing thread, in turn: never two embeddings
+    at once on a worker's core (server/direct_route.py says why), and every one answered."""
+    from server import direct_route
+
+    _, off = clients  # remembers nothing: every request is a miss
+    running, most = 0, 0
+    lock = threading.Lock()
+    inner = direct_route.routed
+
+    def counted(*args: Any) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.02)  # long enough for the others to arrive
+            return inner(*args)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(direct_route, "routed", counted)
+    bodies = [{**ASKED[0], "matter": f"{ASKED[0]['matter']}{i}"} for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda b: off.post("/v1/route", json=b), bodies))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert most == 1
