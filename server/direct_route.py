@@ -18,8 +18,10 @@ answer's JSON kept, it cost 45 µs. So:
   embeddings at once on the worker's one core, each evicting the others' weights from the
   caches. With `bench/http.py --only distinct --runs 3 --warmup 1000` (2 workers, 16
   connections, questions never repeated), run pool / one thread / pool: 246, 361, 253
-  requests/s; 7.8, 5.3, 7.6 ms of CPU a request; p99 202, 81, 159 ms. (Should the match be
-  evicted between the look and the answer, that one request is computed on the loop.)
+  requests/s; 7.8, 5.3, 7.6 ms of CPU a request; p99 202, 81, 159 ms; and again one thread /
+  pool / one thread / pool: 335, 279, 327, 250 requests/s, p99 92, 141, 93, 223 ms. (Should
+  the match be evicted between the look and the answer, that one request is computed on the
+  loop.)
 
 The body is checked by the endpoint's model (`direct.well_formed`) and answered by the
 endpoint's own function (`api.routed`); a body the model refuses goes on to FastAPI, which
