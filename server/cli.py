@@ -24,10 +24,10 @@ from server.cli_analyze import analyze_command
 from server.cli_common import (
     DateOpt,
     JsonFlag,
+    command_line,
     context,
     err,
     fail,
-    make_context,
     out,
     print_view,
     reported_warnings,
@@ -42,12 +42,8 @@ from server.search import LEXICON
 from server.service import DEFAULT_ENGINE, ENGINES, InputError, UnknownPolicy
 from server.service import check as check_policies
 
-app = typer.Typer(
-    help="zhengce (政策): policy-as-code for industrial-park and development-zone policy.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+app = command_line(
+    "zhengce (政策): policy-as-code for industrial-park and development-zone policy."
 )
 app.add_typer(kb_app, name="kb")
 app.command("analyze")(analyze_command)
@@ -57,7 +53,6 @@ app.command("lsp")(lsp_command)
 app.command("impact")(impact_command)
 app.command()(route)
 app.command()(search)
-app.callback()(make_context)
 
 EngineOpt = Annotated[
     str,

@@ -70,6 +70,20 @@ def make_context(ctx: typer.Context) -> None:
             fail(str(e), 2)
 
 
+def command_line(help: str) -> typer.Typer:
+    """A zhengce command line: `zhengce` itself, or the light ones that `serve`, `route` and
+    `search` start from (server/cli_main.py), all with the same options and settings."""
+    app = typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="markdown",
+    )
+    app.callback()(make_context)
+    return app
+
+
 def context(ctx: typer.Context) -> Context:
     found: Context = ctx.find_root().obj
     return found

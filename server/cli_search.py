@@ -22,10 +22,10 @@ from server.cli_common import (
     DateOpt,
     JsonFlag,
     checked_date,
+    command_line,
     context,
     err,
     fail,
-    make_context,
     out,
     print_json,
     reported_warnings,
@@ -151,13 +151,6 @@ def _asked(url: str, ask: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return view
 
 
-app = typer.Typer(
-    help="zhengce (政策): who leads a matter, and search of the source documents.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
-)
-app.callback()(make_context)
+app = command_line("zhengce (政策): who leads a matter, and search of the source documents.")
 app.command()(route)
 app.command()(search)

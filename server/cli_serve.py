@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from server.cli_common import context, make_context, out, refuse_policies
+from server.cli_common import command_line, context, out, refuse_policies
 from server.config import VARIABLES
 
 __all__ = ["app", "serve"]
@@ -67,12 +67,5 @@ SERVE_HELP = (
     "(/). Settings come from the environment:\n\n" + settings_help()
 )
 
-app = typer.Typer(
-    help="zhengce (政策): serve the API and the reviewer's page.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
-)
-app.callback()(make_context)
+app = command_line("zhengce (政策): serve the API and the reviewer's page.")
 app.command(help=SERVE_HELP)(serve)
