@@ -16,13 +16,13 @@ in their text (井冈山 is named by 江西's document, so a question about it i
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 from kb.normalize import normalize
 from kb.tags import tags
 
-__all__ = ["Places", "place_names"]
+__all__ = ["Places", "named", "place_names"]
 
 _SUFFIX = re.compile(
     r"^(.{2,}?)(?:维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|特别行政区|省|市|县|区|州|盟)$"
@@ -43,6 +43,24 @@ def _longest() -> int:
     return max(map(len, place_names()), default=0)
 
 
+def named(question: str) -> list[str]:
+    """The place names in `question`, longest first at each position, in order."""
+    names = place_names()
+    longest = _longest()
+    text = normalize(question)
+    found: list[str] = []
+    i = 0
+    while i < len(text):
+        for n in range(min(longest, len(text) - i), 1, -1):
+            if text[i : i + n] in names:
+                found.append(text[i : i + n])
+                i += n
+                break
+        else:
+            i += 1
+    return found
+
+
 class Places:
     """The places a set of documents covers: their regions, and the text they name places in."""
 
@@ -55,23 +73,6 @@ class Places:
                     self._known.update((segment, match.group(1)) if match else (segment,))
         self._text = text
 
-    def named(self, question: str) -> list[str]:
-        """The place names in `question`, longest first at each position, in order."""
-        names = place_names()
-        longest = _longest()
-        text = normalize(question)
-        found: list[str] = []
-        i = 0
-        while i < len(text):
-            for n in range(min(longest, len(text) - i), 1, -1):
-                if text[i : i + n] in names:
-                    found.append(text[i : i + n])
-                    i += n
-                    break
-            else:
-                i += 1
-        return found
-
     def knows(self, place: str) -> bool:
         """Whether the documents cover `place`, or its stem without the administrative suffix:
         a person writes 平凉县 or 南昌县 for the county of a city a document covers."""
@@ -79,7 +80,7 @@ class Places:
         names = (place, match.group(1)) if match else (place,)
         return any(n in self._known or n in self._text for n in names)
 
-    def elsewhere(self, question: str) -> bool:
-        """True when `question` names places and none of them is known to the documents."""
-        named = self.named(question)
-        return bool(named) and not any(self.knows(p) for p in named)
+    def elsewhere(self, places: Sequence[str]) -> bool:
+        """True when a question names `places` (`named`) and none of them is known to the
+        documents."""
+        return bool(places) and not any(self.knows(p) for p in places)

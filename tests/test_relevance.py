@@ -18,7 +18,7 @@ from kb.lexical import Bm25
 from kb.lexicon import Expansion
 from kb.novel import is_noun, novel_share
 from kb.passages import sentences
-from kb.places import Places
+from kb.places import Places, named
 from kb.search import Hit, found
 from server.app import create_app
 from server.page_search import segments
@@ -138,15 +138,15 @@ def test_nouns_no_document_uses() -> None:
 
 def test_a_question_about_elsewhere() -> None:
     places = Places(["浙江省/温州市/鹿城区", "江西省"], "总结推广井冈山经济技术开发区经验")
-    assert places.elsewhere("杭州余杭区的工业用地有什么优惠政策？")
-    assert places.elsewhere("新疆的工业园区土地出让起始价是多少？")
-    assert not places.elsewhere("鹿城区的产业平台怎么整合？")  # a region's segment
-    assert not places.elsewhere("温州的产业平台怎么整合？")  # without its suffix
-    assert not places.elsewhere("井冈山的经验要推广吗？")  # named by a document
-    assert not places.elsewhere("园区的规划由谁审批？")  # names no place
+    assert places.elsewhere(named("杭州余杭区的工业用地有什么优惠政策？"))
+    assert places.elsewhere(named("新疆的工业园区土地出让起始价是多少？"))
+    assert not places.elsewhere(named("鹿城区的产业平台怎么整合？"))  # a region's segment
+    assert not places.elsewhere(named("温州的产业平台怎么整合？"))  # without its suffix
+    assert not places.elsewhere(named("井冈山的经验要推广吗？"))  # named by a document
+    assert not places.elsewhere(named("园区的规划由谁审批？"))  # names no place
     # a county named after a covered city, by the stem both share
-    assert not Places(["甘肃省/平凉市"], "").elsewhere("平凉县里的领导要述职吗？")
-    assert Places(["甘肃省/平凉市"], "").elsewhere("余杭区的园区怎么管？")
+    assert not Places(["甘肃省/平凉市"], "").elsewhere(named("平凉县里的领导要述职吗？"))
+    assert Places(["甘肃省/平凉市"], "").elsewhere(named("余杭区的园区怎么管？"))
 
 
 # ---------------------------------------------------------------------------- routing text
