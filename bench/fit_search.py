@@ -1,11 +1,14 @@
 """Fit search's numbers (kb/calibration.py) on the TUNING halves, and print them.
 
-    python bench/fit_search.py [--cache DIR] [--keep-fusion] [--with-check]
+    python bench/fit_search.py [--cache DIR] [--keep-fusion] [--with-development]
 
-Only `split: tune` questions of tests/data/paraphrase_questions.yaml and
-unanswerable_questions.yaml are fitted on; the report halves are never loaded here.
-tests/data/search_check.yaml (development data, its header says why) is read to print how the
-fitted relevance fares on it, held out; `--with-check` fits relevance on it too.
+The `split: tune` questions of tests/data/paraphrase_questions.yaml and
+unanswerable_questions.yaml are fitted on; the report halves are never loaded here. The
+development check sets (tests/data/search_check.yaml, search_check2.yaml, search_check3.yaml:
+each measured once untouched, then looked at; their headers say so) are read to print how the
+fitted relevance fares on them, held out; `--with-development` fits relevance on them too,
+and then prints each held out in turn (fitted on the tuning half and the other two). The
+untouched check set that bench/kb.py reports last is never read here.
 
 1. Fusion: every combination of the grid below is scored by MRR on the tuning half (recall@1
    breaks ties, then fewer and lighter channels); the documents'-words set
@@ -80,9 +83,14 @@ from server.service import Service  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-# Development data since it was measured once (its header says so): relevance is fitted on it
-# beside the tuning halves; the fusion grid is not.
-CHECK = DATA / "search_check.yaml"
+# Development data since each was measured once untouched (their headers say so): relevance is
+# fitted on them beside the tuning halves (`--with-development`); the fusion grid is not. The
+# untouched check set (bench/kb.py's CHECKS, the last) is never read here.
+DEVELOPMENT = {
+    "check": DATA / "search_check.yaml",
+    "check2": DATA / "search_check2.yaml",
+    "check3": DATA / "search_check3.yaml",
+}
 DEPTH = 10
 MEDIUM, HIGH = 0.75, 0.9
 # Routing's levels: a rule's score is the first step's alone (no `fit_found`), a likelier scale.
@@ -293,19 +301,19 @@ def auc(answered: Sequence[float], refused: Sequence[float]) -> float:
 def fit_relevance(
     kb: KnowledgeBase,
     parts: Sequence[Part],
-    development: Part,
-    fit_development: bool,
+    held_out: Sequence[Part],
     fusion: Fusion,
     dense: bool,
+    quiet: bool = False,
 ) -> Relevance:
-    """The relevance model of `fusion` fitted on `parts` together, and on `development` when
-    `fit_development`; prints each part's figures, and each signal's separation of its
-    answerable from its unanswerable questions."""
+    """The relevance model of `fusion` fitted on `parts` together; prints each part's figures
+    and `held_out`'s, and each signal's separation of a part's answerable questions from its
+    unanswerable ones (only the held-out parts' counts when `quiet`)."""
     rows: list[list[float]] = []
     labels: list[bool] = []
     hits: dict[str, tuple[list[list[Features]], list[list[Features]]]] = {}
-    fitted = {part.name for part in parts} | ({development.name} if fit_development else set())
-    for part in (*parts, development):
+    fitted = {part.name for part in parts}
+    for part in (*parts, *held_out):
         start = len(rows)
         answerable: list[list[Features]] = []
         for q in part.answerable:
@@ -337,8 +345,13 @@ def fit_relevance(
 
     signals = {**SIGNALS, "score": score}
     hits = {name: ([h for h in a if h], [h for h in r if h]) for name, (a, r) in hits.items()}
-    print("   " + " " * 45 + " ".join(f"{name:>13}" for name in signals))
+    if quiet:
+        signals = {}
+    else:
+        print("   " + " " * 45 + " ".join(f"{name:>13}" for name in signals))
     for name, (answerable, refused) in hits.items():
+        if quiet and name in fitted:
+            continue
         not_found = sum(score(h) < model.low for h in answerable)
         wrongly = sum(score(h) >= model.low for h in refused)
         print(
@@ -398,9 +411,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--keep-fusion", action="store_true", help="skip the grid: keep kb.calibration.PIPELINE"
     )
     parser.add_argument(
-        "--with-check",
+        "--with-development",
         action="store_true",
-        help=f"fit relevance on {CHECK.name}'s development questions too",
+        help="fit relevance on the development check sets too ("
+        + ", ".join(path.name for path in DEVELOPMENT.values())
+        + ")",
     )
     args = parser.parse_args(argv)
     cache = args.cache or Path(tempfile.mkdtemp(prefix="zhengce-fit-"))
@@ -414,22 +429,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune = load_questions(DATA / "paraphrase_questions.yaml", "tune")
     words = load_questions(DATA / "kb_questions.yaml")
     parts = [Part("tune", tune, load_unanswerable(DATA / "unanswerable_questions.yaml", "tune"))]
-    development = Part("check", load_questions(CHECK, "check"), load_unanswerable(CHECK, "check"))
+    development = [
+        Part(name, load_questions(path, name), load_unanswerable(path, name))
+        for name, path in DEVELOPMENT.items()
+    ]
+    fitted_on, held_out = (
+        ([*parts, *development], []) if args.with_development else (parts, development)
+    )
 
     pipeline = PIPELINE if args.keep_fusion else fit_fusion(kb, tune, words)
     print(f"PIPELINE = {pipeline}")
     print(
         "\n== relevance, fitted on the tuning halves"
-        + (f" and {CHECK.name} (development data)" if args.with_check else "")
+        + (" and the development check sets" if args.with_development else "")
     )
     fitted = {}
     runs = [(name, FUSIONS[name] if name != "pipeline" else pipeline, True) for name in FUSIONS]
     runs.append(("pipeline/lexical", replace(pipeline, dense=0.0), False))
     for name, fusion, dense in runs:
         print(f"-- {name}")
-        fitted[name] = fit_relevance(
-            kb, parts, development, args.with_check, fusion, dense and fusion.dense > 0
-        )
+        fitted[name] = fit_relevance(kb, fitted_on, held_out, fusion, dense and fusion.dense > 0)
+        if args.with_development and name == "pipeline":
+            # What fitting on development data is worth on questions it was not fitted on:
+            # each development set held out in turn, fitted on the tuning half and the others.
+            print("   each development set held out, fitted on the tuning half and the others:")
+            for part in development:
+                others = [p for p in development if p is not part]
+                fit_relevance(kb, [*parts, *others], [part], fusion, dense, quiet=True)
     print("RELEVANCE: dict[str, Relevance] = {")
     for name, model in fitted.items():
         print(f"    {name!r}: {model},")

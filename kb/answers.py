@@ -7,10 +7,12 @@ date ("哪一天开始施行"), a share ("比例", "百分之几", "打几折"),
 钱", "租金", "价格"), the conditions to meet ("要满足哪些条件", "认定标准") or a grade ("执行
 几级标准") is answered only by a passage that states one: a clause on the same topic without
 any amount does not answer "多少钱", however close its words, and one that names 1000万元 does
-not answer "每亩多少万元". Search uses this as one feature of a hit's relevance
+not answer "每亩多少万元"; a document's number ("文号是多少") is stated only in its heading
+("〔2017〕2号"). Search uses this as one feature of a hit's relevance
 (kb.calibration.Features.lacks), the classic "expected answer type" of question answering,
 kept to kinds whose forms are unambiguous in Chinese: "哪几个部门" asks which, not how many,
-and "是谁批" asks for an authority, which any clause may name, so neither is a kind. A
+"几个县联合招引的项目" speaks of several (几个 asks how many only where it ends the question:
+"最多负责几个项目？"), and "是谁批" asks for an authority, which any clause may name. A
 question may ask for none of them (most do): then nothing is lacking.
 
     lacks(asks("平凉园区的工业用水每吨多少钱？"), clause_text) -> True when the clause names
@@ -41,8 +43,14 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(_NUMBER + r"(?:元|万元|亿元|万|亿)"),
     ),
     "count": (
-        re.compile(r"多少(?:个|家|名|人|项|所|条)|有几(?:个|家|名|项|所)(?!工作日|月)|名额"),
-        re.compile(_NUMBER + r"(?:个|家|名|人|项|所|条|批|座|处)"),
+        # 几个 asks how many where it ends the question ("负责几个项目？"); elsewhere it means
+        # several ("几个县联合招引的项目"), and 哪几个 asks which, 这几个 names these.
+        re.compile(
+            r"多少(?:个|家|名|人|项|所|条|层|位|批|座)|名额|有几(?:个|家|名|项|所)(?!工作日|月)"
+            r"|(?<![哪第好这那前后近])几(?:个(?!工作日|月|小时|季度)|家|名|人|项|所|条|层|位|批|座)"
+            r"[^，。？！,?!]{0,4}(?:[？?！!]|$)"
+        ),
+        re.compile(_NUMBER + r"(?:个|家|名|人|项|所|条|批|座|处|层|位)"),
     ),
     "duration": (
         re.compile(r"多长时间|多久|几天|多少天|几个工作日|几个月|时限|多少年|(?<![近这前哪])几年"),
@@ -53,7 +61,10 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         re.compile(_NUMBER + r"(?:平方米|平米|平方|亩|公顷|平方公里|吨|千瓦|分)"),
     ),
     "date": (
-        re.compile(r"哪一?天|哪一?年|什么时候|何时|几月几[日号]|哪个月|(?:生效|施行|实施)日期"),
+        re.compile(
+            r"哪一?天|哪一?年|什么时候|啥时候|何时|几月几[日号]|几号(?!楼|线|文)|几月份|哪个月"
+            r"|(?:生效|施行|实施)日期"
+        ),
         re.compile(
             r"\d{4}年|\d{1,2}月|[〇零一二三四五六七八九]{4}年|年底|年末|年内|之日|日起|起施行|起实施"
         ),
@@ -64,7 +75,8 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
     "person": (
         re.compile(
-            r"(?:组长|主任|董事长|局长|书记|负责人|总经理|主席)(?:是|由)?(?:谁|哪位)|叫什么名字|姓名"
+            r"(?:组长|主任|董事长|局长|书记|负责人|总经理|主席)(?:都|分别)?(?:是|由|有)?(?:谁|哪位)"
+            r"|叫什么名字|姓名"
         ),
         re.compile(r"同志|(?:任|担任|兼任)[^,;。]{0,8}?(?:组长|主任|董事长|总经理|召集人|负责人)"),
     ),
@@ -100,6 +112,11 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|(?:认定|申请|申报|准入)的?(?:条件|标准|门槛)|门槛"
         ),
         re.compile(r"条件|标准|门槛|资格"),
+    ),
+    # A document's number (嘉府发〔2017〕24号) is stated only in its heading.
+    "number": (
+        re.compile(r"文号|发文字号|几号文"),
+        re.compile(r"[〔\[【(（]\d{4}[〕\]】)）]\s*\d+\s*号"),
     ),
     "grade": (
         re.compile(r"(?<!哪)几级|什么等级|哪个等级|什么级别|哪个级别"),

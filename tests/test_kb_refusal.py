@@ -67,6 +67,9 @@ def test_a_clause_states_the_new_kinds_or_lacks_them() -> None:
     assert lacks(("web",), "建立统一的信息平台。")
     assert not lacks(("phone",), "咨询电话：69989000。")
     assert lacks(("phone",), "设立人才工作站，提供一站式服务。")
+    assert not lacks(("number",), "（嘉委发〔2017〕2号）")
+    assert lacks(("number",), "2017年2月印发，共2个附件。")
+    assert not lacks(("count",), "标准厂房不低于4层。")
 
 
 def _query(text: str, words: tuple[str, ...]) -> Query:

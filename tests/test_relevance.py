@@ -98,7 +98,15 @@ def test_what_lowers_relevance() -> None:
         ("申报专精特新要满足哪些条件？", ("criteria",)),
         ("园区污水要处理到几级才能排？", ("grade",)),
         ("园区的规划由谁审批？", ()),
-        ("每个镇要挑几个重点产业？", ()),
+        # 几个 ending the question asks how many; within it, it means several.
+        ("每个镇要挑几个重点产业？", ("count",)),
+        ("一个人最多负责几个项目", ("count",)),
+        ("标准厂房最高能盖几层？", ("count",)),
+        ("几个县联合招引的飞地项目，税收怎么分？", ()),
+        ("这几个部门怎么分工？", ()),
+        ("这份意见的文号是多少？", ("number",)),
+        ("方案是几号印发的？", ("date",)),
+        ("领导小组的副组长都有谁？", ("person",)),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
