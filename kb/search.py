@@ -45,7 +45,7 @@ from kb.lexicon import Lexicon
 from kb.normalize import normalize
 from kb.novel import novel_share
 from kb.passages import sentences
-from kb.places import Places, named
+from kb.places import Places, named, own_places
 
 __all__ = [
     "Candidate",
@@ -178,6 +178,11 @@ class KnowledgeBase:
             for document, rows in self._rows.items()
         }
 
+    @cached_property
+    def _own_places(self) -> frozenset[str]:
+        # The documents' regions are places a question may name, whether jieba knows them.
+        return own_places(self._regions.values())
+
     @property
     def degraded_reason(self) -> str | None:
         return self.index.degraded_reason
@@ -214,7 +219,7 @@ class KnowledgeBase:
         # A hit is about elsewhere when the question names places and its document covers
         # none of them: another document's city, or one no document covers. The question is
         # read for place names once.
-        names = named(query)
+        names = named(query, self._own_places)
         elsewhere = {
             document: self.places[document].elsewhere(names)
             for document in {self.index.entries[s.row].document for s in scored}

@@ -14,6 +14,7 @@ from kb.index import Query
 from kb.lexical import Bm25
 from kb.lexicon import Expansion
 from kb.novel import novel_share
+from kb.places import named, own_places
 from kb.search import KnowledgeBase
 from tests.conftest import ROOT
 
@@ -108,6 +109,19 @@ def test_a_hit_from_another_documents_place_is_about_elsewhere(hashed_kb: Knowle
     # No place named: no hit is about elsewhere; a place no document covers: every hit is.
     assert all(f == {False} for f in _elsewhere(hashed_kb, "产业项目由谁会审？").values())
     assert all(f == {True} for f in _elsewhere(hashed_kb, "杭州的产业项目由谁会审？").values())
+
+
+def test_the_documents_own_places_are_places_though_jieba_does_not_know_them(
+    hashed_kb: KnowledgeBase,
+) -> None:
+    # jieba tags 平凉市 a place but not 平凉, so it alone would find no place here.
+    assert named("平凉的园区规划谁来审？") == []
+    assert named("平凉的园区规划谁来审？", own_places(["甘肃省/平凉市"])) == ["平凉"]
+    assert own_places(["浙江省/温州市/鹿城区"]) >= {"鹿城区", "鹿城", "温州", "浙江省"}
+    by_document = _elsewhere(hashed_kb, "平凉的园区规划谁来审？")
+    assert by_document["pingliang-2023"] == {False}
+    others = [flags for document, flags in by_document.items() if document != "pingliang-2023"]
+    assert others and all(flags == {True} for flags in others)
 
 
 def test_a_clause_of_another_place_is_never_relevant(
