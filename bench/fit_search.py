@@ -4,10 +4,10 @@
 
 The `split: tune` questions of tests/data/paraphrase_questions.yaml and
 unanswerable_questions.yaml are fitted on; the report halves are never loaded here. The
-development check sets (tests/data/search_check.yaml, search_check2.yaml, search_check3.yaml:
+development check sets (tests/data/search_check.yaml … search_check4.yaml:
 each measured once untouched, then looked at; their headers say so) are read to print how the
 fitted relevance fares on them, held out; `--with-development` fits relevance on them too,
-and then prints each held out in turn (fitted on the tuning half and the other two). The
+and then prints each held out in turn (fitted on the tuning half and the others). The
 untouched check set that bench/kb.py reports last is never read here.
 
 1. Fusion: every combination of the grid below is scored by MRR on the tuning half (recall@1
@@ -90,6 +90,7 @@ DEVELOPMENT = {
     "check": DATA / "search_check.yaml",
     "check2": DATA / "search_check2.yaml",
     "check3": DATA / "search_check3.yaml",
+    "check4": DATA / "search_check4.yaml",
 }
 DEPTH = 10
 MEDIUM, HIGH = 0.75, 0.9
