@@ -155,7 +155,7 @@ def routed(service: Service, body: m.RouteRequest) -> Response:
 
 
 @api.get("/search", response_model=m.SearchResponse, summary="Search clauses", tags=["clauses"])
-def search(
+async def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for.")],
     k: Annotated[int, Query(ge=1, le=50, description="How many clauses.")] = 10,
@@ -165,8 +165,16 @@ def search(
 ) -> Response:
     """Clauses of every source document, best first: BM25 over jieba tokens fused with e5
     similarity. `highlights` are [start, end) spans of `text` where query words occur."""
-    service = runtime_of(request).service
-    return view_response(views.search(service.search(q, k, region)))
+    runtime = runtime_of(request)
+    service = runtime.service
+    if service.searcher.remembered_search(q, k, region or None):
+        return view_response(views.search(service.search(q, k, region)))
+    # Embedding the question takes milliseconds: on the worker's one embedding thread, as a
+    # route miss (server.direct_route), not the thread pool where searches evicted each other.
+    found = await asyncio.get_running_loop().run_in_executor(
+        runtime.embedding, service.search, q, k, region
+    )
+    return view_response(views.search(found))
 
 
 @api.get(

@@ -13,12 +13,13 @@ answer's JSON kept, it cost 45 µs. So:
   ZHENGCE_SEARCH_CACHE of them, for the policy set being served (a reload serves a new set,
   and starts an empty one).
 - Any other is answered off the event loop, since embedding the question takes milliseconds
-  that must not stall every other connection, by the worker's one routing thread, in the
-  order asked: not by the thread pool, where eight questions of eight connections ran their
-  embeddings at once on the worker's one core, each evicting the others' weights from the
-  caches. With `bench/http.py --only distinct --runs 3 --warmup 1000` (2 workers, 16
-  connections, questions never repeated), run pool / one thread / pool: 246, 361, 253
-  requests/s; 7.8, 5.3, 7.6 ms of CPU a request; p99 202, 81, 159 ms; and again one thread /
+  that must not stall every other connection, by the worker's one embedding thread
+  (`Runtime.embedding`, which clause searches share), in the order asked: not by the thread
+  pool, where eight questions of eight connections ran their embeddings at once on the
+  worker's one core, each evicting the others' weights from the caches. With `bench/http.py
+  --only distinct --runs 3 --warmup 1000` (2 workers, 16 connections, questions never
+  repeated), run pool / one thread / pool: 246, 361, 253 requests/s; 7.8, 5.3, 7.6 ms of CPU a
+  request; p99 202, 81, 159 ms; and again one thread /
   pool / one thread / pool: 335, 279, 327, 250 requests/s, p99 92, 141, 93, 223 ms. (Should
   the match be evicted between the look and the answer, that one request is computed on the
   loop.) The thread embeds one question at a time, not the questions waiting as one batch:
@@ -38,7 +39,6 @@ import asyncio
 import threading
 import weakref
 from collections.abc import Hashable
-from concurrent.futures import ThreadPoolExecutor
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -63,8 +63,6 @@ class DirectRoute(DirectPost[m.RouteRequest]):
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         super().__init__(app, runtime)
         self._lock = threading.Lock()
-        # Questions to embed, one at a time, first come first served (module docstring).
-        self._routing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route")
         # The answers' JSON, for one policy set: held weakly, so that a replaced set is freed.
         self._held: tuple[weakref.ref[Service], Lru[Hashable, str]] | None = None
 
@@ -79,7 +77,7 @@ class DirectRoute(DirectPost[m.RouteRequest]):
         key = service.searcher.remembered_route(request.matter, request.region, day, request.k)
         if key is None:
             loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self._routing, routed, service, request)
+            response = await loop.run_in_executor(self.runtime.embedding, routed, service, request)
         else:
             # the match's key, and the text as asked (a routing rule's id is not routed)
             answers = self._answers(service)

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
@@ -123,6 +124,10 @@ class Runtime:
                 settings.decision_log_url, retention_days=settings.log_retention_days
             )
         self._stop = threading.Event()
+        # The one thread that embeds questions (a route miss, a clause search), in the order
+        # asked: eight embeddings at once on a worker's core evicted each other's weights from
+        # the caches (server.direct_route's docstring measures it).
+        self.embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         if revisions is not None:
             threading.Thread(target=self._watch, name="revision", daemon=True).start()
 
@@ -363,6 +368,7 @@ class Runtime:
 
     def close(self) -> None:
         self._stop.set()
+        self.embedding.shutdown(wait=False, cancel_futures=True)
         if self.revisions is not None:
             self.revisions.leave()
         self.decision_log.close()

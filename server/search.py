@@ -167,6 +167,12 @@ class Searcher:
         key = (query, k, region, kb.dense_available)
         return self._found.get(key, lambda: tuple(kb.search(query, k, region)))
 
+    def remembered_search(self, query: str, k: int = 10, region: str | None = None) -> bool:
+        """Whether `search` has these hits at hand (neither embedding nor opening the index,
+        so it may be asked on the event loop)."""
+        kb = self._kb
+        return kb is not None and (query, k, region, kb.dense_available) in self._found
+
     def match_routes(self, text: str, region: str, date: str, k: int = 5) -> ItemAnswer:
         """kb's answer among the routing rules in force for `region` on `date`, for the
         matter of `text` (its question words left out)."""

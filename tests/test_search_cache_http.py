@@ -1,5 +1,6 @@
-"""`POST /v1/route` through server.direct_route: a remembered answer is the answer FastAPI's
-route gives without any cache, errors keep their shape, and a reload drops the kept JSON."""
+"""`POST /v1/route` through server.direct_route and `GET /v1/search`: a remembered answer is the
+answer given without any cache, errors keep their shape, a reload drops the kept JSON, and
+questions to embed take the worker's one embedding thread in turn."""
 
 from __future__ import annotations
 
@@ -138,3 +139,52 @@ def test_questions_to_embed_are_routed_one_at_a_time(
         answers = list(pool.map(lambda b: off.post("/v1/route", json=b), bodies))
     assert [a.status_code for a in answers] == [200] * 8
     assert most == 1
+
+
+def test_route_and_search_misses_share_one_embedding_thread(
+    clients: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clause search that must embed its question waits for the worker's one embedding
+    thread as a route miss does: never two embeddings at once, whichever endpoint asked."""
+    from server import direct_route
+    from server.service import Service
+
+    _, off = clients
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def counting(inner: Any) -> Any:
+        def counted(*args: Any) -> Any:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            try:
+                time.sleep(0.02)
+                return inner(*args)
+            finally:
+                with lock:
+                    running -= 1
+
+        return counted
+
+    monkeypatch.setattr(direct_route, "routed", counting(direct_route.routed))
+    monkeypatch.setattr(Service, "search", counting(Service.search))
+    routes = [{**ASKED[0], "matter": f"{ASKED[0]['matter']}{i}"} for i in range(6)]
+    searches = [{"q": f"园区规划由谁审批{i}", "k": 3} for i in range(6)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda b: off.post("/v1/route", json=b), routes))
+        answers += list(pool.map(lambda q: off.get("/v1/search", params=q), searches))
+    assert [a.status_code for a in answers] == [200] * 12
+    assert most == 1
+
+
+@pytest.mark.parametrize("q", ["园区规划由谁审批", "不用拿地的项目去哪备案", "食堂的菜单由谁定"])
+def test_a_remembered_search_is_the_search(clients: tuple[TestClient, TestClient], q: str) -> None:
+    on, off = clients
+    first = on.get("/v1/search", params={"q": q, "region": "甘肃省/平凉市"})
+    again = on.get("/v1/search", params={"q": q, "region": "甘肃省/平凉市"})  # on the loop
+    fresh = off.get("/v1/search", params={"q": q, "region": "甘肃省/平凉市"})
+    assert first.status_code == again.status_code == fresh.status_code == 200
+    assert first.json() == again.json() == fresh.json()
+    assert on.get("/v1/search", params={"q": ""}).status_code == 422
