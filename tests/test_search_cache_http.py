@@ -109,47 +109,16 @@ def test_a_reload_drops_the_kept_answers(tmp_path: Path) -> None:
         runtime.close()
 
 
-def test_questions_to_embed_are_routed_one_at_a_time(
-    clients: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Misses are routed by the worker's one routing thread, in turn: never two embeddings
-    at once on a worker's core (server/direct_route.py says why), and every one answered."""
-    from server import direct_route
-
-    _, off = clients  # remembers nothing: every request is a miss
-    running, most = 0, 0
-    lock = threading.Lock()
-    inner = direct_route.routed
-
-    def counted(*args: Any) -> Any:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        try:
-            time.sleep(0.02)  # long enough for the others to arrive
-            return inner(*args)
-        finally:
-            with lock:
-                running -= 1
-
-    monkeypatch.setattr(direct_route, "routed", counted)
-    bodies = [{**ASKED[0], "matter": f"{ASKED[0]['matter']}{i}"} for i in range(8)]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(lambda b: off.post("/v1/route", json=b), bodies))
-    assert [a.status_code for a in answers] == [200] * 8
-    assert most == 1
-
-
 def test_route_and_search_misses_share_one_embedding_thread(
     clients: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A clause search that must embed its question waits for the worker's one embedding
-    thread as a route miss does: never two embeddings at once, whichever endpoint asked."""
+    """Route misses and clause searches that must embed their question are run by the
+    worker's one embedding thread, in turn: never two embeddings at once on a worker's core,
+    whichever endpoint asked (server/direct_route.py says why), and every one answered."""
     from server import direct_route
     from server.service import Service
 
-    _, off = clients
+    _, off = clients  # remembers nothing: every request is a miss
     running, most = 0, 0
     lock = threading.Lock()
 
@@ -160,7 +129,7 @@ def test_route_and_search_misses_share_one_embedding_thread(
                 running += 1
                 most = max(most, running)
             try:
-                time.sleep(0.02)
+                time.sleep(0.02)  # long enough for the others to arrive
                 return inner(*args)
             finally:
                 with lock:
@@ -170,12 +139,13 @@ def test_route_and_search_misses_share_one_embedding_thread(
 
     monkeypatch.setattr(direct_route, "routed", counting(direct_route.routed))
     monkeypatch.setattr(Service, "search", counting(Service.search))
-    routes = [{**ASKED[0], "matter": f"{ASKED[0]['matter']}{i}"} for i in range(6)]
+    routes = [{**ASKED[0], "matter": f"{ASKED[0]['matter']}{i}"} for i in range(8)]
     searches = [{"q": f"园区规划由谁审批{i}", "k": 3} for i in range(6)]
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        answers = list(pool.map(lambda b: off.post("/v1/route", json=b), routes))
-        answers += list(pool.map(lambda q: off.get("/v1/search", params=q), searches))
-    assert [a.status_code for a in answers] == [200] * 12
+    with ThreadPoolExecutor(max_workers=14) as pool:
+        routed = pool.map(lambda b: off.post("/v1/route", json=b), routes)
+        found = pool.map(lambda q: off.get("/v1/search", params=q), searches)
+        answers = [*routed, *found]
+    assert [a.status_code for a in answers] == [200] * 14
     assert most == 1
 
 
