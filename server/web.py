@@ -9,6 +9,7 @@ names; the page's own controls start with an underscore (`_date`, `_explain`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
@@ -346,8 +347,16 @@ def policy_page(request: Request, policy_id: str) -> HTMLResponse:
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse:
-    service = _runtime(request).service
+async def search_page(request: Request, q: str = "", region: str = "") -> HTMLResponse:
+    # The search and the route cards embed the question: on the worker's one embedding
+    # thread, as the API's searches and route misses are (server.direct_route says why).
+    runtime = _runtime(request)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(runtime.embedding, _search_page, runtime, q, region)
+
+
+def _search_page(runtime: Runtime, q: str, region: str) -> HTMLResponse:
+    service = runtime.service
     query, within = q.strip()[:MAX_QUERY], region.strip()[:MAX_REGION]
     hits: list[dict[str, Any]] = []
     cards: list[RouteCard] = []
