@@ -1,5 +1,5 @@
 """Load-test the HTTP API on loopback: requests/s and latency of /v1/evaluate (with and
-without explain) and /v1/route, served by `zhengce serve` as it is deployed.
+without explain), /v1/route and /v1/search, served by `zhengce serve` as it is deployed.
 
 /v1/route is measured twice. `route` cycles four questions, so after the warm-up every one is
 answered from the worker's answer cache (ZHENGCE_SEARCH_CACHE): the figure of a service whose
@@ -8,7 +8,8 @@ questions repeat. `route distinct` asks questions that do not repeat in the whol
 each again opened with a greeting (请问…, 您好，…) and in another region, so that neither the
 answer nor the question's embedding can come from a cache: the figure of a service that has
 never seen its questions. `ZHENGCE_SEARCH_CACHE=0 python bench/http.py` runs both without
-the cache.
+the cache. `--only search` asks the same distinct questions of `GET /v1/search` (clause
+search in their region), which issue 15 sets no target for.
 
     python bench/http.py [--workers 2] [--runs 5] [--requests 5000] [--concurrency 16]
     python bench/http.py --only evaluate --engine interpret --runs 1
