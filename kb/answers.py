@@ -4,8 +4,9 @@ A question that asks for an amount of money ("补偿款", "多少万元", "能�
 ("多少个名额", "多少家"), a measure ("多少平方米"), a time limit ("要几天", "多长时间"), a
 date ("哪一天开始施行"), a share ("比例", "百分之几", "打几折"), a person in an office ("组长是
 哪位领导", "董事长是谁"), the papers to hand in ("要交哪些材料"), a price per unit ("每吨多少
-钱", "租金", "价格"), the conditions to meet ("要满足哪些条件", "认定标准") or a grade ("执行
-几级标准") is answered only by a passage that states one: a clause on the same topic without
+钱", "租金", "价格"), the conditions to meet ("要满足哪些条件", "认定标准"), a grade ("执行
+几级标准") or the company that does a job ("哪家公司承建") is answered only by a passage that
+states one: a clause on the same topic without
 any amount does not answer "多少钱", however close its words, and one that names 1000万元 does
 not answer "每亩多少万元"; a document's number ("文号是多少") is stated only in its heading
 ("〔2017〕2号"). Search uses this as one feature of a hit's relevance
@@ -39,6 +40,7 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"多少钱|多少万元|多少元|多少万|多少亿|补偿款|价格|价钱|起始价|地价|收费标准|每吨"
             r"|(?:资金|奖金|奖励|补贴|补助|贴息|保费|注册资本|工资|薪酬)[^，。？,?]{0,6}多少"
             r"|(?:补|奖|贴|拿|返|减免|优惠|投)(?:到|了|给)?多少(?!比例|个|家|名|人|项|天|年)"
+            r"|(?:收|交|缴|付)多少|多少(?:管理费|费用|服务费|年费|租金)"
         ),
         re.compile(_NUMBER + r"(?:元|万元|亿元|万|亿)"),
     ),
@@ -87,7 +89,7 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # Where to go, write or call: a place's address, a web address, a telephone number. Policy
     # texts name offices, rarely where they sit or how to reach them.
     "address": (
-        re.compile(r"地址|在哪里?办公|办公地点|在哪儿办公|哪条路|四至"),
+        re.compile(r"地址|在哪里?办公|办公地点|在哪儿办公|哪条路|哪个街道|哪条街|四至"),
         re.compile(r"地址|[路街道]\d+号|\d+号楼|东至|西至|南至|北至"),
     ),
     "web": (
@@ -112,6 +114,14 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
             r"|(?:认定|申请|申报|准入)的?(?:条件|标准|门槛)|门槛"
         ),
         re.compile(r"条件|标准|门槛|资格"),
+    ),
+    # Which company or institution does a job ("哪家软件公司做的", "是哪几家公司"): only a
+    # passage that names one answers, not one that names the job alone.
+    "organisation": (
+        re.compile(
+            r"哪(?:一|几)?家(?:[^，。？,?]{0,4})?(?:公司|企业|机构|银行|单位)|是哪些公司|哪家在"
+        ),
+        re.compile(r"公司|集团|有限|股份|银行|研究院|协会"),
     ),
     # A document's number (嘉府发〔2017〕24号) is stated only in its heading.
     "number": (

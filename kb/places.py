@@ -11,10 +11,16 @@ jieba tags words such as 镇里 or 上岗 ns. The documents' own regions and the
 places too (`own_places`), since jieba does not tag every stem (平凉, 鹿城): without them a
 question about 平凉 named no place, and a clause of 江西's document could outrank 平凉's
 first ones (recall@1 on the development sets rose 0.786 → 0.800 and 0.750 → 0.781 with them,
-and on the tuning half 0.866 → 0.881). A question asks about elsewhere when it names at
-least one such place and every place it names is unknown to the documents: neither it nor its
-stem (平凉县 → 平凉) is a segment of a document's region (with or without its suffix) or anywhere
-in their text (井冈山 is named by 江西's document, so a question about it is not elsewhere).
+and on the tuning half 0.866 → 0.881).
+
+A question asks about elsewhere when it names at least one such place and every place it
+names is unknown to the documents: neither it nor its stem (平凉县 → 平凉) is a segment of a
+document's region (with or without its suffix) or anywhere in their text (井冈山 is named by
+江西's document, so a question about it is not elsewhere). It does too when one place it
+names is unknown to the documents and of their own administrative level or a coarser one, by
+its suffix (`level`): 上海闵行区 to 上海市/嘉定区's document, 甘肃天水市 to 甘肃省/平凉市's, since
+places of one level do not overlap; a district a city's document does not name may still be
+that city's.
 """
 
 from __future__ import annotations
@@ -26,11 +32,26 @@ from functools import cache
 from kb.normalize import normalize
 from kb.tags import tags
 
-__all__ = ["Places", "named", "own_places", "place_names"]
+__all__ = ["Places", "level", "named", "own_places", "place_names"]
 
 _SUFFIX = re.compile(
     r"^(.{2,}?)(?:维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|特别行政区|省|市|县|区|州|盟)$"
 )
+
+
+# Administrative levels by suffix, coarsest first. Zones named like districts (新区, 开发区,
+# 高新区 …) lie inside a city or county and have no level here.
+_LEVELS = (
+    re.compile(r"(?:省|自治区|特别行政区)$"),
+    re.compile(r"(?:市|自治州|州|盟)$"),
+    re.compile(r"(?<![新发开园业技税范])(?:区|县|旗)$"),
+)
+
+
+def level(place: str) -> int | None:
+    """0 for a province, 1 for a city, 2 for a county or district, by the suffix the name is
+    written with; None without one (平凉, 嘉定) or for a zone (兰州新区, 井冈山经开区)."""
+    return next((n for n, suffix in enumerate(_LEVELS) if suffix.search(place)), None)
 
 
 @cache
@@ -83,8 +104,13 @@ class Places:
     """The places a set of documents covers: their regions, and the text they name places in."""
 
     def __init__(self, regions: Iterable[str], text: str) -> None:
+        regions = list(regions)
         self._known = own_places(regions)
         self._text = text
+        # The finest level the documents cover everywhere (嘉定区: 2; 江西省: 0): a question
+        # naming another place of that level or coarser is about somewhere else.
+        finest = [level(r.rsplit("/", 1)[-1]) for r in regions if r]
+        self._level = min((n for n in finest if n is not None), default=None)
 
     def knows(self, place: str) -> bool:
         """Whether the documents cover `place`, or its stem without the administrative suffix:
@@ -95,5 +121,14 @@ class Places:
 
     def elsewhere(self, places: Sequence[str]) -> bool:
         """True when a question names `places` (`named`) and none of them is known to the
-        documents."""
-        return bool(places) and not any(self.knows(p) for p in places)
+        documents, or one of them is an unknown place of the documents' own level or a
+        coarser one: 上海闵行区 is not 上海市嘉定区, though both are in 上海; a city's document
+        still answers for a district it does not name (平凉 and 崆峒区)."""
+        if not places:
+            return False
+        unknown = [p for p in places if not self.knows(p)]
+        if len(unknown) == len(places):
+            return True
+        return self._level is not None and any(
+            (n := level(p)) is not None and n <= self._level for p in unknown
+        )

@@ -14,7 +14,7 @@ from kb.index import Query
 from kb.lexical import Bm25
 from kb.lexicon import Expansion
 from kb.novel import novel_share
-from kb.places import named, own_places
+from kb.places import Places, level, named, own_places
 from kb.search import KnowledgeBase
 from tests.conftest import ROOT
 
@@ -71,6 +71,8 @@ def test_a_clause_states_the_new_kinds_or_lacks_them() -> None:
     assert not lacks(("number",), "（嘉委发〔2017〕2号）")
     assert lacks(("number",), "2017年2月印发，共2个附件。")
     assert not lacks(("count",), "标准厂房不低于4层。")
+    assert not lacks(("organisation",), "由区国资委下属的新城发展有限公司负责建设。")
+    assert lacks(("organisation",), "建设统一的招商信息平台。")
 
 
 def _query(text: str, words: tuple[str, ...]) -> Query:
@@ -122,6 +124,30 @@ def test_the_documents_own_places_are_places_though_jieba_does_not_know_them(
     assert by_document["pingliang-2023"] == {False}
     others = [flags for document, flags in by_document.items() if document != "pingliang-2023"]
     assert others and all(flags == {True} for flags in others)
+
+
+@pytest.mark.parametrize(
+    ("regions", "named_places", "elsewhere"),
+    [
+        # Another district of the same city is somewhere else, however much of 上海 it shares.
+        (["上海市/嘉定区"], ["上海", "闵行区"], True),
+        (["上海市/嘉定区"], ["上海", "嘉定区"], False),
+        (["上海市/嘉定区"], ["上海"], False),
+        # A city's document answers for a district it does not name, not for another city.
+        (["甘肃省/平凉市"], ["平凉", "泾川县"], False),
+        (["甘肃省/平凉市"], ["甘肃", "天水市"], True),
+        # A province's document answers for its cities; a zone (新区, 经开区) has no level.
+        (["江西省"], ["江西", "上饶市"], False),
+        (["江西省"], ["江西", "浙江省"], True),
+        (["上海市/嘉定区"], ["上海", "临港新区"], False),
+    ],
+)
+def test_a_place_of_the_documents_level_that_they_do_not_cover_is_elsewhere(
+    regions: list[str], named_places: list[str], elsewhere: bool
+) -> None:
+    assert level("闵行区") == 2 and level("天水市") == 1 and level("浙江省") == 0
+    assert level("临港新区") is None and level("井冈山经开区") is None and level("平凉") is None
+    assert Places(regions, "").elsewhere(named_places) is elsewhere
 
 
 def test_a_clause_of_another_place_is_never_relevant(

@@ -107,6 +107,10 @@ def test_what_lowers_relevance() -> None:
         ("这份意见的文号是多少？", ("number",)),
         ("方案是几号印发的？", ("date",)),
         ("领导小组的副组长都有谁？", ("person",)),
+        ("平台是交给哪家软件公司做的？", ("organisation",)),
+        ("现在有哪几家独角兽，具体是哪些公司？", ("organisation",)),
+        ("运营公司一年要收企业多少管理费？", ("money",)),
+        ("管委会在哪个街道办公？", ("address",)),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
