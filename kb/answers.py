@@ -6,15 +6,14 @@ date ("哪一天开始施行"), a share ("比例", "百分之几", "打几折"),
 哪位领导", "董事长是谁"), the papers to hand in ("要交哪些材料"), a price per unit ("每吨多少
 钱", "租金", "价格"), the conditions to meet ("要满足哪些条件", "认定标准"), a grade ("执行
 几级标准") or the company that does a job ("哪家公司承建") is answered only by a passage that
-states one: a clause on the same topic without
-any amount does not answer "多少钱", however close its words, and one that names 1000万元 does
-not answer "每亩多少万元"; a document's number ("文号是多少") is stated only in its heading
-("〔2017〕2号"). Search uses this as one feature of a hit's relevance
-(kb.calibration.Features.lacks), the classic "expected answer type" of question answering,
-kept to kinds whose forms are unambiguous in Chinese: "哪几个部门" asks which, not how many,
-"几个县联合招引的项目" speaks of several (几个 asks how many only where it ends the question:
-"最多负责几个项目？"), and "是谁批" asks for an authority, which any clause may name. A
-question may ask for none of them (most do): then nothing is lacking.
+states one: a clause on the same topic without any amount does not answer "多少钱", however
+close its words, and one that names 1000万元 does not answer "每亩多少万元"; a document's
+number ("文号是多少") is stated only in its heading ("〔2017〕2号"). Search uses this as one
+feature of a hit's relevance (kb.calibration.Features.lacks), the classic "expected answer
+type" of question answering, kept to kinds whose forms are unambiguous in Chinese: "哪几个部门"
+asks which, not how many, "几个县联合招引的项目" speaks of several (几个 asks how many only
+where it ends the question: "最多负责几个项目？"), and "是谁批" asks for an authority, which any
+clause may name. A question may ask for none of them (most do): then nothing is lacking.
 
     lacks(asks("平凉园区的工业用水每吨多少钱？"), clause_text) -> True when the clause names
     no amount, or no amount per unit
