@@ -47,11 +47,11 @@ KINDS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         # 几个 asks how many where it ends the question ("负责几个项目？"); elsewhere it means
         # several ("几个县联合招引的项目"), and 哪几个 asks which, 这几个 names these.
         re.compile(
-            r"多少(?:个|家|名|人|项|所|条|层|位|批|座)|名额|有几(?:个|家|名|项|所)(?!工作日|月)"
+            r"多少(?:个|家|名|人|项|所|条|层|位|批|座|份|笔|次)|名额|有几(?:个|家|名|项|所)(?!工作日|月)"
             r"|(?<![哪第好这那前后近])几(?:个(?!工作日|月|小时|季度)|家|名|人|项|所|条|层|位|批|座)"
             r"[^，。？！,?!]{0,4}(?:[？?！!]|$)"
         ),
-        re.compile(_NUMBER + r"(?:个|家|名|人|项|所|条|批|座|处|层|位)"),
+        re.compile(_NUMBER + r"(?:个|家|名|人|项|所|条|批|座|处|层|位|份|笔|次)"),
     ),
     "duration": (
         re.compile(r"多长时间|多久|几天|多少天|几个工作日|几个月|时限|多少年|(?<![近这前哪])几年"),

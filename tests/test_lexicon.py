@@ -24,6 +24,9 @@ def test_the_project_lexicon_loads_from_policies() -> None:
     assert len(lexicon.terms) >= 20
     assert "租赁存量厂房" in lexicon.expand("厂房是租來的，要去哪裡審批？").added  # any script
     assert lexicon.expand("報備").added == ("备案",)
+    # A slip of the input method for a key term reads as the term (迁头, 签头 for 牵头).
+    assert "牵头" in lexicon.expand("任务分解表上是哪个部门签头？").added
+    assert "厂房" in lexicon.expand("会不会盖标准化的场房？").added
 
 
 def test_a_new_entry_changes_a_questions_expansion(tmp_path: Path) -> None:

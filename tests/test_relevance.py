@@ -111,6 +111,7 @@ def test_what_lowers_relevance() -> None:
         ("现在有哪几家独角兽，具体是哪些公司？", ("organisation",)),
         ("运营公司一年要收企业多少管理费？", ("money",)),
         ("管委会在哪个街道办公？", ("address",)),
+        ("一共签了多少份合作协议？", ("count",)),
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, kinds: tuple[str, ...]) -> None:
