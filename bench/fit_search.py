@@ -4,7 +4,7 @@
 
 The `split: tune` questions of tests/data/paraphrase_questions.yaml and
 unanswerable_questions.yaml are fitted on; the report halves are never loaded here. The
-development check sets (tests/data/search_check.yaml … search_check5.yaml:
+development check sets (tests/data/search_check.yaml … search_check6.yaml:
 each measured once untouched, then looked at; their headers say so) are read to print how the
 fitted relevance fares on them, held out; `--with-development` fits relevance on them too,
 and then prints each held out in turn (fitted on the tuning half and the others). The
@@ -92,6 +92,7 @@ DEVELOPMENT = {
     "check3": DATA / "search_check3.yaml",
     "check4": DATA / "search_check4.yaml",
     "check5": DATA / "search_check5.yaml",
+    "check6": DATA / "search_check6.yaml",
 }
 DEPTH = 10
 MEDIUM, HIGH = 0.75, 0.9

@@ -86,10 +86,10 @@ QUESTIONS = DATA / "kb_questions.yaml"
 PARAPHRASES = DATA / "paraphrase_questions.yaml"
 UNANSWERABLE = DATA / "unanswerable_questions.yaml"
 # Check sets written apart from this work, each from the texts alone (`answerable` and
-# `unanswerable` lists, split `check` … `check6`) and measured once untouched (their
-# headers): the first five are development data since, and search_check6.yaml is untouched;
+# `unanswerable` lists, split `check` … `check7`) and measured once untouched (their
+# headers): the first six are development data since, and search_check7.yaml is untouched;
 # its figures are the honest ones (to fit on it, write another). Each is read when present.
-CHECKS = [DATA / f"search_check{n}.yaml" for n in ("", "2", "3", "4", "5", "6")]
+CHECKS = [DATA / f"search_check{n}.yaml" for n in ("", "2", "3", "4", "5", "6", "7")]
 # What each split is to the figures: fitted on, or looked at while choosing the relevance
 # signals (kb.answers' kinds, per-document places), or neither.
 STANDING = {
@@ -100,6 +100,7 @@ STANDING = {
     "check3": "development data: looked at, not fitted on",
     "check4": "development data: looked at, not fitted on",
     "check5": "development data: looked at, not fitted on",
+    "check6": "development data: looked at, not fitted on",
 }
 ROUTES = DATA / "route_queries.yaml"
 SYNTHETIC_CLAUSES = 5000

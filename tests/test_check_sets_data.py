@@ -1,5 +1,5 @@
 """The check sets for clause search written apart from the work on it (tests/data/
-search_check2.yaml … search_check6.yaml) are well formed.
+search_check2.yaml … search_check7.yaml) are well formed.
 
 Nothing here runs search or looks at a score: a set is a check only while nobody has seen how
 search does on it. These tests guard its shape: one split of its own, gold clause ids that
@@ -44,6 +44,7 @@ CHECK_SETS = [
     CheckSet(DATA / "search_check4.yaml", "check4", 60, 12, 45),
     CheckSet(DATA / "search_check5.yaml", "check5", 60, 12, 45),
     CheckSet(DATA / "search_check6.yaml", "check6", 60, 12, 45),
+    CheckSet(DATA / "search_check7.yaml", "check7", 60, 12, 45),
 ]
 each_set = pytest.mark.parametrize("check", CHECK_SETS, ids=lambda c: c.split)
 
