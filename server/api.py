@@ -171,9 +171,7 @@ async def search(
         return view_response(views.search(service.search(q, k, region)))
     # Embedding the question takes milliseconds: on the worker's one embedding thread, as a
     # route miss (server.direct_route), not the thread pool where searches evicted each other.
-    found = await asyncio.get_running_loop().run_in_executor(
-        runtime.embedding, service.search, q, k, region
-    )
+    found = await runtime.embedded(service.search, q, k, region)
     return view_response(views.search(found))
 
 

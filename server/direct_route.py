@@ -14,19 +14,19 @@ answer's JSON kept, it cost 45 µs. So:
   and starts an empty one).
 - Any other is answered off the event loop, since embedding the question takes milliseconds
   that must not stall every other connection, by the worker's one embedding thread
-  (`Runtime.embedding`, which clause searches share), in the order asked: not by the thread
+  (`Runtime.embedded`, which clause searches share), in the order asked: not by the thread
   pool, where eight questions of eight connections ran their embeddings at once on the
   worker's one core, each evicting the others' weights from the caches. With `bench/http.py
   --only distinct --runs 3 --warmup 1000` (2 workers, 16 connections, questions never
   repeated), run pool / one thread / pool: 246, 361, 253 requests/s; 7.8, 5.3, 7.6 ms of CPU a
-  request; p99 202, 81, 159 ms; and again one thread /
-  pool / one thread / pool: 335, 279, 327, 250 requests/s, p99 92, 141, 93, 223 ms. (Should
-  the match be evicted between the look and the answer, that one request is computed on the
-  loop.) The thread embeds one question at a time, not the questions waiting as one batch:
-  batches of 2-8 cost 23-28% less CPU a question (4.4-4.7 ms against 6.1 in that run), but
-  the int8 graph quantises its activations with one scale per batch, so a question's vector
-  would depend on the others asked with it (cosine down to 0.9956 against the same question
-  alone, over 40 batches of 8): an answer must not change with another client's question.
+  request; p99 202, 81, 159 ms; and again one thread / pool / one thread / pool: 335, 279, 327,
+  250 requests/s, p99 92, 141, 93, 223 ms. (Should the match be evicted between the look and
+  the answer, that one request is computed on the loop.) The thread embeds one question at a
+  time, not the questions waiting as one batch: batches of 2-8 cost 23-28% less CPU a question
+  (4.4-4.7 ms against 6.1 in that run), but the int8 graph quantises its activations with one
+  scale per batch, so a question's vector would depend on the others asked with it (cosine
+  down to 0.9956 against the same question alone, over 40 batches of 8): an answer must not
+  change with another client's question.
 
 The body is checked by the endpoint's model (`direct.well_formed`) and answered by the
 endpoint's own function (`api.routed`); a body the model refuses goes on to FastAPI, which
@@ -35,7 +35,6 @@ answers the error in its usual shape, as does a worker with no policy set (503).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections.abc import Hashable
@@ -76,8 +75,7 @@ class DirectRoute(DirectPost[m.RouteRequest]):
         day = date_or_today(request.date)
         key = service.searcher.remembered_route(request.matter, request.region, day, request.k)
         if key is None:
-            loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(self.runtime.embedding, routed, service, request)
+            response = await self.runtime.embedded(routed, service, request)
         else:
             # the match's key, and the text as asked (a routing rule's id is not routed)
             answers = self._answers(service)

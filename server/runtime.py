@@ -14,6 +14,7 @@ worker that cannot load the fleet's set serves nothing (503) rather than an olde
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -24,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from dsl.load import LoadResult
 from dsl.schema import FactError
@@ -42,6 +43,7 @@ from server.start_log import StartLog
 from server.wellformed import invalid_text_at, message
 
 log = logging.getLogger("zhengce")
+T = TypeVar("T")
 
 WATCH_EVERY = 0.2  # seconds between the watcher's looks at the fleet's marker (a stat)
 RETRY_EVERY = 5.0  # seconds between loads tried while there is nothing to serve
@@ -127,7 +129,7 @@ class Runtime:
         # The one thread that embeds questions (a route miss, a clause search), in the order
         # asked: eight embeddings at once on a worker's core evicted each other's weights from
         # the caches (server.direct_route's docstring measures it).
-        self.embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._embedding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
         if revisions is not None:
             threading.Thread(target=self._watch, name="revision", daemon=True).start()
 
@@ -366,9 +368,14 @@ class Runtime:
             for _, cite in p.cites():
                 service.related(p.header.source, cite.clause)
 
+    async def embedded(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)`, which may embed a question, on the worker's one embedding thread,
+        after what was asked before it (a route miss, a clause search, the search page)."""
+        return await asyncio.get_running_loop().run_in_executor(self._embedding, work, *args)
+
     def close(self) -> None:
         self._stop.set()
-        self.embedding.shutdown(wait=False, cancel_futures=True)
+        self._embedding.shutdown(wait=False, cancel_futures=True)
         if self.revisions is not None:
             self.revisions.leave()
         self.decision_log.close()

@@ -9,7 +9,6 @@ names; the page's own controls start with an underscore (`_date`, `_explain`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import mimetypes
 from collections.abc import Iterable, Mapping, Sequence
@@ -351,8 +350,7 @@ async def search_page(request: Request, q: str = "", region: str = "") -> HTMLRe
     # The search and the route cards embed the question: on the worker's one embedding
     # thread, as the API's searches and route misses are (server.direct_route says why).
     runtime = _runtime(request)
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(runtime.embedding, _search_page, runtime, q, region)
+    return await runtime.embedded(_search_page, runtime, q, region)
 
 
 def _search_page(runtime: Runtime, q: str, region: str) -> HTMLResponse:
