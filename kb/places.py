@@ -87,17 +87,23 @@ def named(question: str, own: Collection[str] = ()) -> list[str]:
     return found
 
 
+def _with_stem(place: str) -> tuple[str, ...]:
+    """`place`, and its stem without the administrative suffix when it has one (平凉市, 平凉)."""
+    match = _SUFFIX.match(place)
+    return (place, match.group(1)) if match else (place,)
+
+
 def own_places(regions: Iterable[str]) -> frozenset[str]:
     """The places of region paths ("甘肃省/平凉市"): each segment, and its stem without the
     administrative suffix (平凉). jieba does not know every stem as a place (平凉, 鹿城 and 合肥
     are not tagged ns), but a document's own region is a place by definition."""
-    out: set[str] = set()
-    for region in regions:
-        for segment in region.split("/"):
-            if segment:
-                match = _SUFFIX.match(segment)
-                out.update((segment, match.group(1)) if match else (segment,))
-    return frozenset(out)
+    return frozenset(
+        name
+        for region in regions
+        for segment in region.split("/")
+        if segment
+        for name in _with_stem(segment)
+    )
 
 
 class Places:
@@ -115,9 +121,7 @@ class Places:
     def knows(self, place: str) -> bool:
         """Whether the documents cover `place`, or its stem without the administrative suffix:
         a person writes 平凉县 or 南昌县 for the county of a city a document covers."""
-        match = _SUFFIX.match(place)
-        names = (place, match.group(1)) if match else (place,)
-        return any(n in self._known or n in self._text for n in names)
+        return any(n in self._known or n in self._text for n in _with_stem(place))
 
     def elsewhere(self, places: Sequence[str]) -> bool:
         """True when a question names `places` (`named`) and none of them is known to the
